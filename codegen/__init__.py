@@ -1,0 +1,1 @@
+"""kgen.codegen: expression printers, code-generation targets and the one Jinja environment."""

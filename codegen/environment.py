@@ -1,0 +1,27 @@
+"""The single Jinja environment every target renders with.
+
+Templates only loop and substitute: StrictUndefined turns a missing variable
+into an error, and numbers arrive already printed (by Python) as strings.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jinja2
+
+
+@functools.lru_cache(maxsize=None)
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("kgen.templates", "."),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def render(template: str, **context) -> str:
+    return environment().get_template(template).render(**context)

@@ -1,0 +1,1 @@
+"""kgen.emulation: fixed-point formats, lowering, the bit-exact Euler model, traces."""

@@ -1,0 +1,1 @@
+"""kgen.hdl: the Amaranth Euler twin, Verilog export, cocotb benches, FPGA flows."""

@@ -1,0 +1,1 @@
+"""Jinja templates (package data), one folder per target; `common/` is shared."""
