@@ -42,7 +42,7 @@ def activation_and_slope(act: Activation, z: torch.Tensor) -> tuple[torch.Tensor
         return torch.where(pos, z, torch.zeros_like(z)), pos.to(z.dtype)
     if act is Activation.LEAKY_RELU:
         pos = z > 0
-        return torch.where(pos, z, LEAKY_SLOPE * z), torch.where(pos, 1.0, LEAKY_SLOPE).to(z.dtype)
+        return torch.where(pos, z, LEAKY_SLOPE * z), torch.where(pos, torch.ones_like(z), torch.full_like(z, LEAKY_SLOPE))
     return z, torch.ones_like(z)
 
 
