@@ -34,7 +34,8 @@ def _batches(n: int, size: int):
         yield slice(a, min(n, a + size))
 
 
-def flow_nll(circuit: Circuit, data: np.ndarray, opts: SolverOptions = EVAL_SOLVER, batch: int = 20000) -> np.ndarray:
+def flow_nll(circuit: Circuit, data: np.ndarray, opts: SolverOptions = EVAL_SOLVER, batch: int = 5000,
+             progress=None) -> np.ndarray:
     """Per-sample NLL of data under a CNF trained data -> noise (integrated backwards in time).
 
     NLL = -log N(z; 0, I) + integral over [t0, T] of trace(df/dv) dt.
@@ -48,16 +49,24 @@ def flow_nll(circuit: Circuit, data: np.ndarray, opts: SolverOptions = EVAL_SOLV
             z, dlogp = model.solve_with_logp(v, torch.zeros(v.shape[1], dtype=v.dtype), opts, reverse=True)
             # dlogp = integral from T down to t0 of -trace = +integral t0..T of trace
             out.append((-(log_standard_normal(z) - dlogp)).numpy())
+            if progress:
+                progress(sl.stop, len(data))
     return np.concatenate(out)
 
 
-def density_loss(circuit: Circuit, name: str, z0: np.ndarray, opts: SolverOptions = EVAL_SOLVER) -> np.ndarray:
+def density_loss(circuit: Circuit, name: str, z0: np.ndarray, opts: SolverOptions = EVAL_SOLVER, batch: int = 5000,
+                 progress=None) -> np.ndarray:
     """Per-sample E[-int trace dt + U(x_T)] for z0 ~ N(0, I) pushed forward."""
     model = KirchhoffNet(circuit, opts.torch_dtype)
+    out = []
     with torch.no_grad():
-        v = model.initial_state(torch.as_tensor(z0))
-        x, dlogp = model.solve_with_logp(v, torch.zeros(v.shape[1], dtype=v.dtype), opts, reverse=False)
-        return (dlogp + potential(name, model.readout(x))).numpy()
+        for sl in _batches(len(z0), batch):
+            v = model.initial_state(torch.as_tensor(z0[sl]))
+            x, dlogp = model.solve_with_logp(v, torch.zeros(v.shape[1], dtype=v.dtype), opts, reverse=False)
+            out.append((dlogp + potential(name, model.readout(x))).numpy())
+            if progress:
+                progress(sl.stop, len(z0))
+    return np.concatenate(out)
 
 
 def classify(circuit: Circuit, images: np.ndarray, labels: np.ndarray, opts: SolverOptions, batch: int = 256,
@@ -85,14 +94,14 @@ def evaluate(circuit: Circuit, task: str, n_samples: int = 20000, seed: int = 0,
         if circuit.task is not ModelTask.FLOW or len(circuit.inputs) != 2:
             raise InputError(expected_found(f"model for task {task}", "a 2-D flow model",
                                             f"a {circuit.task.value} model with {len(circuit.inputs)} inputs"))
-        nll = flow_nll(circuit, toy_samples(task, n_samples, seed), opts)
+        nll = flow_nll(circuit, toy_samples(task, n_samples, seed), opts, progress=progress)
         return EvalResult(task, "heldout_nll", float(nll.mean()), len(nll), {"std_error": float(nll.std() / np.sqrt(len(nll)))})
     if task in POTENTIALS:
         if circuit.task is not ModelTask.DENSITY or len(circuit.inputs) != 2:
             raise InputError(expected_found(f"model for task {task}", "a 2-D density model",
                                             f"a {circuit.task.value} model with {len(circuit.inputs)} inputs"))
         z0 = np.random.RandomState(seed).randn(n_samples, 2)
-        loss = density_loss(circuit, task, z0, opts)
+        loss = density_loss(circuit, task, z0, opts, progress=progress)
         return EvalResult(task, "heldout_loss", float(loss.mean()), len(loss), {"std_error": float(loss.std() / np.sqrt(len(loss)))})
     if task in ("mnist", "digits"):
         if images is None:
