@@ -27,6 +27,8 @@ VERBS = {
     "eval": "score a model on its task (held-out NLL, density loss, accuracy)",
     "info": "print nodes, edges, device kinds, parameters and the digest",
     "example": "write the bundled example circuit as a model file",
+    "train": "train a KirchhoffNet (digits classifier or a 2-D flow) and write the model file",
+    "verify": "compare a view (spice, veriloga, ...) with the float reference at every window boundary",
 }
 
 OVERVIEW = f"""usage: kgen [--debug] --target TARGET MODEL -o DIR [target options]
@@ -202,7 +204,49 @@ def cmd_example(argv):
           f"kinds {', '.join(circuit.kinds)} -> {a.output} ({digest[:12]})")
 
 
-COMMANDS = {"import": cmd_import, "run": cmd_run, "eval": cmd_eval, "info": cmd_info, "example": cmd_example}
+def cmd_verify(argv):
+    from .verify import cmd_verify as run_verify
+
+    run_verify(argv, _Parser)
+
+
+def cmd_train(argv):
+    p = _Parser(prog="kgen train", description=VERBS["train"])
+    p.add_argument("--task", required=True, help="digits, or a 2-D flow: twomoon, 8gaussians, pinwheel, swissroll, "
+                                                 "circle, 2spirals")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--epochs", type=int, default=8, help="digits: passes over the training split")
+    p.add_argument("--iterations", type=int, default=500, help="flows: batches of fresh samples")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    from .datasets import TOY_SETS, digits, toy_samples
+    from .modelfile import save_model
+    from .model import SolverOptions
+    from .train import TrainConfig, digits_circuit, toy_flow_circuit, train_classifier, train_flow
+
+    def report(step, total, loss):
+        print(f"  {step}/{total}: loss {loss:.4f}", file=sys.stderr, flush=True)
+
+    if a.task == "digits":
+        cfg = TrainConfig(epochs=a.epochs, lr=a.lr or 1e-2, batch_size=a.batch_size or 64, seed=a.seed)
+        x, y, _, _ = digits(a.seed)
+        circuit = train_classifier(digits_circuit(a.seed), x, y, cfg, report)
+    elif a.task in TOY_SETS:
+        cfg = TrainConfig(lr=a.lr or 5e-3, batch_size=a.batch_size or 512, seed=a.seed,
+                          solver=SolverOptions(method="rk4", steps_per_window=8, dtype="float32"))
+        circuit = train_flow(toy_flow_circuit(a.task, a.seed),
+                             lambda n, it: toy_samples(a.task, n, seed=a.seed * 1_000_003 + it + 1),
+                             cfg, a.iterations, report)
+    else:
+        raise InputError(expected_found("--task", "digits or one of " + ", ".join(TOY_SETS), repr(a.task)))
+    digest = save_model(circuit, a.output)
+    print(f"trained {circuit.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges -> {a.output} ({digest[:12]})")
+
+
+COMMANDS = {"import": cmd_import, "run": cmd_run, "eval": cmd_eval, "info": cmd_info, "example": cmd_example,
+            "verify": cmd_verify, "train": cmd_train}
 
 
 def cmd_codegen(argv):

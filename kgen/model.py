@@ -266,22 +266,21 @@ class SolverOptions:
 
 
 def _odeint(fn, y0, t, opts: SolverOptions):
+    """torchdiffeq over the times t; fixed-step methods take exactly steps_per_window steps."""
     import torchdiffeq
 
     solver = torchdiffeq.odeint_adjoint if opts.adjoint else torchdiffeq.odeint
-    kwargs = {"rtol": opts.rtol, "atol": opts.atol, "method": opts.method}
+    options = {}
     if opts.method in FIXED_STEP:
-        span = abs(float(t[-1] - t[0]))
         if opts.steps_per_window:
-            kwargs["options"] = {"step_size": span / opts.steps_per_window}
-            # grid points exactly at every step avoid a short final step
             n = opts.steps_per_window
-            t = torch.linspace(float(t[0]), float(t[-1]), n + 1, dtype=t.dtype)
-            kwargs.pop("options")
+            # an exact grid of n steps between the window's ends (a step_size would
+            # leave a short last step when it does not divide the window)
+            options["grid_constructor"] = lambda f, y, tt: torch.linspace(float(tt[0]), float(tt[-1]), n + 1,
+                                                                          dtype=tt.dtype)
         elif opts.step_size:
-            kwargs["options"] = {"step_size": opts.step_size}
-    out = solver(fn, y0, t, **kwargs)
-    return out
+            options["step_size"] = opts.step_size
+    return solver(fn, y0, t, rtol=opts.rtol, atol=opts.atol, method=opts.method, options=options or None)
 
 
 class KirchhoffNet(nn.Module):

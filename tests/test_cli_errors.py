@@ -176,7 +176,10 @@ def test_output_path_is_an_existing_non_kgen_directory(tmp_path, capsys):
 
 def test_unknown_verb_and_missing_arguments(capsys):
     rc, _, err = run_cli(["frobnicate"], capsys)
-    assert_one_line_error(rc, err, "command: expected a verb (import, run, eval, info, example) or "
+    from kgen.cli import COMMANDS
+
+    assert list(COMMANDS)[:5] == ["import", "run", "eval", "info", "example"]
+    assert_one_line_error(rc, err, f"command: expected a verb ({', '.join(COMMANDS)}) or "
                                    "--target TARGET MODEL -o DIR, found 'frobnicate'")
     rc, _, err = run_cli(["run", "m.kgen"], capsys)
     assert_one_line_error(rc, err, "kgen run: the following arguments are required: --inputs, -o/--output")
