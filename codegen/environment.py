@@ -25,3 +25,11 @@ def environment() -> jinja2.Environment:
 
 def render(template: str, **context) -> str:
     return environment().get_template(template).render(**context)
+
+
+def write(path, template: str, **context) -> None:
+    """Render a template straight into a file, chunk by chunk (element lists may be generators)."""
+    stream = environment().get_template(template).stream(**context)
+    stream.enable_buffering(size=256)
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        stream.dump(fh)

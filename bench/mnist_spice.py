@@ -1,0 +1,105 @@
+"""The mnist netlist in ngspice on one input: time (or how far it got) and logit error. Not run in CI.
+
+    .venv/bin/python bench/mnist_spice.py [--maxstep-fraction F] [--timeout S]
+
+Exports the mnist checkpoint (834 nodes, 2 windows x 230,068 B-sources) with
+one input, a scikit-learn digit upscaled to 28 x 28, saving only the ten
+output nodes, and runs `ngspice -b` under a hard timeout (default 60 minutes).
+ngspice's progress lines ("Reference value") say how far a run got when the
+timeout stops it. The logits at T = 2 are compared with the float reference
+(dopri5, float64, rtol = atol = 1e-10); target 1e-3.
+
+The default maxstep is 5e-4 of the span (1e-3 model time units), ten times the
+preset's 5e-5: at the preset the full netlist needs hours (~0.45 s per Newton
+iteration). Pass --maxstep-fraction 5e-5 for the preset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import mnist_circuit
+
+
+def digit_input() -> np.ndarray:
+    """The first scikit-learn digit (8 x 8, values 0..1) upscaled to 28 x 28 by bilinear interpolation."""
+    from kgen.datasets import digits
+
+    x, _, _, _ = digits()
+    img = x[0].reshape(8, 8)
+    coords = np.linspace(0, 7, 28)
+    rows = np.array([np.interp(coords, np.arange(8), r) for r in img])
+    full = np.array([np.interp(coords, np.arange(8), c) for c in rows.T]).T
+    return full.reshape(1, 784)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--maxstep-fraction", type=float, default=5e-4)
+    p.add_argument("--timeout", type=float, default=3600.0)
+    a = p.parse_args()
+
+    from kgen.codegen.analog import Accuracy, Save, Schedule, initial_states
+    from kgen.codegen.rawfile import read_raw
+    from kgen.codegen.spice import SpiceOptions, write_spice
+    from kgen.codegen.tools import Tool, find_tool
+    from kgen.verify import reference_boundaries
+
+    circuit, what = mnist_circuit()
+    x = digit_input()
+    accuracy = Accuracy(maxstep_fraction=a.maxstep_fraction)
+    print(f"{what}: {circuit.n_nodes} nodes, {circuit.n_edges} edges x {len(circuit.windows)} windows; "
+          f"maxstep {a.maxstep_fraction * circuit.t_final:g}, timeout {a.timeout:g} s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="kgen-mnist-") as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        options = SpiceOptions(accuracy=accuracy, save=Save.OUTPUTS)
+        write_spice(circuit, options, folder, initial_states(circuit, x), Schedule.full(circuit))
+        print(f"  export: {time.perf_counter() - t0:.1f} s, "
+              f"{(folder / 'netlist.cir').stat().st_size / 2**20:.1f} MB", flush=True)
+        log = folder / "ngspice.log"
+        t0 = time.perf_counter()
+        with open(log, "wb") as fh:
+            proc = subprocess.Popen([str(find_tool(Tool.NGSPICE)), "-b", "-r", "netlist.raw", "netlist.cir"],
+                                    cwd=folder, stdout=fh, stderr=subprocess.STDOUT)
+            try:
+                rc = proc.wait(timeout=a.timeout)
+                finished = True
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                rc, finished = None, False
+        elapsed = time.perf_counter() - t0
+        text = log.read_bytes().decode("latin-1")
+        progress = re.findall(r"Reference value\s*:\s*([-+0-9.eE]+)", text)
+        reached = float(progress[-1]) if progress else 0.0
+        if not finished:
+            print(f"  ngspice: stopped by the {a.timeout:g} s timeout at t = {reached:g} of {circuit.t_final:g} "
+                  f"({100 * reached / circuit.t_final:.1f} %), {elapsed:.0f} s")
+            return
+        if rc != 0 or not (folder / "netlist.raw").is_file():
+            print(f"  ngspice failed (exit status {rc}); last lines: {text.strip().splitlines()[-3:]}")
+            sys.exit(1)
+        data = read_raw(folder / "netlist.raw")
+        logits = np.array([data.data[-1, data.column(f"v(n{n})")] for n in circuit.outputs])
+        print(f"  ngspice: {elapsed:.0f} s for T = {circuit.t_final:g} ({data.data.shape[0]} time points)", flush=True)
+    t0 = time.perf_counter()
+    ref = reference_boundaries(circuit, x).states[-1][0, np.asarray(circuit.outputs) - 1]
+    err = np.abs(logits - ref)
+    print(f"  float reference: {time.perf_counter() - t0:.0f} s")
+    print(f"  logits ngspice: {np.array2string(logits, precision=5)}")
+    print(f"  logits float:   {np.array2string(ref, precision=5)}")
+    print(f"  max |logit error| {err.max():.3g} (target 1e-3: {'ok' if err.max() <= 1e-3 else 'MISSED'}); "
+          f"argmax {int(np.argmax(logits))} vs {int(np.argmax(ref))}")
+
+
+if __name__ == "__main__":
+    main()
