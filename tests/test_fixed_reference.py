@@ -1,0 +1,85 @@
+"""The fixed-point twin on the 2-D reference checkpoints (needs ../shared; slow).
+
+For each checkpoint: `quantize` with an 18-bit read word picks dt and the
+formats; then 1,000 fixed standard-normal inputs (not the calibration set)
+run bit-exact and in float Euler at that dt. The error is bounded by the
+derived bound at every step and is at most 1e-2 at every window boundary;
+max, mean and p99 are printed. Generation models run noise -> data and also
+report the mean sample displacement against float dopri5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import TOY
+from kgen.circuit import ModelTask
+from kgen.emulation.bound import propagate
+from kgen.emulation.calibrate import dopri5_boundaries
+from kgen.emulation.config import QuantConfig
+from kgen.emulation.floatref import FloatEuler
+from kgen.emulation.interp import Emulator
+from kgen.emulation.lower import lower
+from kgen.emulation.quantize import QuantizeOptions, quantize
+from kgen.original import load_any
+
+TWO_D = TOY + ("potential1", "potential2")
+
+
+def _quantized(reference, name):
+    circuit = load_any(reference / name)
+    calib = np.random.RandomState(0).randn(500, 2)
+    res = quantize(circuit, calib, QuantizeOptions(read_width=18, ref_samples=128, eval_samples=128, table=False),
+                   say=lambda msg: None)
+    return circuit, res
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TWO_D)
+def test_bit_exact_within_bound_and_1e_2_of_float_euler(reference, name):
+    circuit, res = _quantized(reference, name)
+    prog = res.program
+    assert prog.read.width == 18 and prog.integrator.width == 32
+    assert prog.reverse == (circuit.task is ModelTask.FLOW)
+    x = np.random.RandomState(1234).randn(1000, 2)
+    run = Emulator(prog).run(x, record=True)
+    assert run.total_saturations == 0 and run.total_overflows == 0, run.summary()
+    br = propagate(circuit, prog, x)
+    err = np.abs(prog.integrator.values(run.states) - br.float_states)  # every step, node and input
+    assert np.all(err <= br.bound), float((err / br.bound).max())
+    marks = prog.boundary_steps()
+    per_input = err[marks].max(axis=(0, 1))
+    bound = br.bound[marks].max(axis=(0, 1))
+    line = (f"{name}: dt {res.step.dt:g} ({prog.total_steps} steps), read {prog.read}, params "
+            f"{res.config.param_width} bits: |fixed - float Euler| max {per_input.max():.3g}, "
+            f"mean {per_input.mean():.3g}, p99 {np.quantile(per_input, 0.99):.3g}; bound max {bound.max():.3g}, "
+            f"p99 {np.quantile(bound, 0.99):.3g}")
+    assert per_input.max() <= 1e-2, line
+    if circuit.task is ModelTask.FLOW:
+        xs = x[:256]
+        ref = dopri5_boundaries(circuit, xs, True)[-1]
+        fixed = prog.integrator.values(run.final[:, :256])
+        euler = br.float_states[-1][:, :256]
+        d_fixed = np.sqrt(((fixed - ref) ** 2).sum(0)).mean()
+        d_euler = np.sqrt(((euler - ref) ** 2).sum(0)).mean()
+        line += f"; sample displacement vs dopri5: fixed {d_fixed:.3g}, float Euler {d_euler:.3g}"
+        assert abs(d_fixed - d_euler) <= 1e-2, line
+    print(line)
+
+
+@pytest.mark.slow
+def test_read_feedback_is_what_keeps_circle_within_1e_2(reference):
+    """The plain rounded read copy (DESIGN's first contract) misses 1e-2 on circle; the noise-shaped one holds."""
+    circuit = load_any(reference / "circle")
+    x = np.random.RandomState(1234).randn(300, 2)
+    steps = (500,) * 4  # dt 1e-3
+    _, u = FloatEuler(circuit).run(x, steps, reverse=True, marks=[2000])
+    errs = {}
+    for fb in (False, True):
+        cfg = QuantConfig(read_feedback=fb, param_width=20, steps=steps)
+        prog = lower(circuit, cfg, reverse=True)
+        errs[fb] = float(np.abs(prog.integrator.values(Emulator(prog).run(x).final) - u[0]).max())
+    print(f"circle, s7.11 read, 20-bit parameters, dt 1e-3: plain read {errs[False]:.3g}, noise-shaped "
+          f"{errs[True]:.3g}")
+    assert errs[False] > 1e-2 > errs[True]
