@@ -1,0 +1,207 @@
+"""A standalone Verilog test bench: whole trajectories at simulator speed, no per-cycle Python.
+
+`kgen run --view rtl` uses it. The bench reads the raw input values from a
+hex file ($readmemh), runs every inference through the `inp` / `out` streams
+(valid and ready held high: stalls are the cocotb bench's job; the bench
+drives and samples on the falling edge, so no simulator race decides a
+handshake), and writes
+one line per inference: the `cycles` port and the raw outputs. With a trace
+it also writes every debug beat (step, group, the U integrator values). Built
+with Icarus (iverilog + vvp) or Verilator (`--binary --timing`), the same text.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kgen.errors import ToolError, expected_found
+
+from .export import TOP, debug_fields, verilog_text
+from .fixed import hw_width
+from .plan import Plan
+from .tools import VERILATOR_FLAGS, Sim, find_sim, verilator_make_flags
+
+TB = "kgen_tb"
+
+
+def bench_text(plan: Plan, batch: int, trace: bool) -> str:
+    p = plan.program
+    w = hw_width(p.integrator)
+    n_in, n_out = len(p.inputs), len(p.outputs)
+    lines = [
+        "`timescale 1ns/1ps",
+        f"module {TB};",
+        "  reg clk = 0, rst = 1, start = 0;",
+        f"  reg [{w - 1}:0] inp_payload = 0;",
+        "  reg inp_valid = 0;",
+        "  wire inp_ready, out_valid, busy, done;",
+        f"  wire [{w - 1}:0] out_payload;",
+        "  wire [47:0] cycles;",
+        f"  reg [{w - 1}:0] mem [0:{batch * n_in - 1}];",
+        f"  reg [{w - 1}:0] got [0:{n_out - 1}];",
+        "  integer fd, b, k;",
+    ]
+    conn = [".clk(clk)", ".rst(rst)", ".start(start)", ".busy(busy)", ".done(done)", ".cycles(cycles)",
+            ".inp__payload(inp_payload)", ".inp__valid(inp_valid)", ".inp__ready(inp_ready)",
+            ".out__payload(out_payload)", ".out__valid(out_valid)", ".out__ready(1'b1)"]
+    if plan.config.debug:
+        width = sum(f[1] if n != "x" else f[1] * plan.units for n, f in debug_fields(plan).items())
+        lines += [f"  wire [{width - 1}:0] dbg;", "  wire dbg_valid;"]
+        conn += [".debug__payload(dbg)", ".debug__valid(dbg_valid)", ".debug__ready(1'b1)"]
+    lines += [f"  {TOP} dut({', '.join(conn)});", "  always #5 clk = ~clk;"]
+    if trace and plan.config.debug:
+        f = debug_fields(plan)
+        so, sw = f["step"]
+        go, gw = f["group"]
+        ao, aw = f["saturated"]
+        xo, xw = f["x"]
+        xs = ", ".join(f"$signed(dbg[{xo + (u + 1) * xw - 1}:{xo + u * xw}])" for u in range(plan.units))
+        fmt = " ".join(["%0d"] * (3 + plan.units))
+        lines += ["  always @(negedge clk) if (dbg_valid)",
+                  f"    $fwrite(fd, \"T {fmt}\\n\", dbg[{so + sw - 1}:{so}], dbg[{go + gw - 1}:{go}], "
+                  f"dbg[{ao + aw - 1}:{ao}], {xs});"]
+    lines += [
+        "  initial begin",
+        "    $readmemh(\"inputs.hex\", mem);",
+        "    fd = $fopen(\"outputs.txt\", \"w\");",
+        "    repeat (2) @(negedge clk);",
+        "    rst = 0;",
+        f"    for (b = 0; b < {batch}; b = b + 1) begin",
+        "      @(negedge clk) start = 1;",
+        "      @(negedge clk) start = 0;",
+        "      k = 0;",
+        f"      while (k < {n_in}) begin",
+        f"        inp_valid = 1; inp_payload = mem[b * {n_in} + k];",
+        "        #1 if (inp_ready) k = k + 1;  // taken at the next rising edge",
+        "        @(negedge clk);",
+        "      end",
+        "      inp_valid = 0;",
+        "      k = 0;",
+        f"      while (k < {n_out}) begin",
+        "        @(negedge clk);",
+        "        if (out_valid) begin got[k] = out_payload; k = k + 1; end",
+        "      end",
+        "      $fwrite(fd, \"O\");",
+        f"      for (k = 0; k < {n_out}; k = k + 1) $fwrite(fd, \" %0d\", $signed(got[k]));",
+        "      $fwrite(fd, \" C %0d\\n\", cycles);",
+        "    end",
+        "    $fclose(fd);",
+        "    $finish;",
+        "  end",
+        "endmodule",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class StandaloneResult:
+    outputs: np.ndarray  # (B, n_out) raw
+    cycles: np.ndarray  # (B,) the core's cycles port per inference
+    states: np.ndarray | None  # (S, N, B) raw after every step (trace), S = steps + 1 (row 0 = the start)
+    saturated: np.ndarray | None  # (S, N, B) bool: the integrator or the read copy clipped (trace)
+    seconds: float  # simulator run time
+    build_seconds: float
+    sim_cycles: int
+
+    @property
+    def cycles_per_second(self) -> float:
+        return self.sim_cycles / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _run(cmd: list[str], cwd: Path, env: dict, what: str, timeout: float | None = None) -> None:
+    try:
+        out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ToolError(expected_found(what, f"to finish within {timeout:g} s", "a timeout")) from None
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout).strip().splitlines()
+        raise ToolError(expected_found(what, "exit status 0", f"{out.returncode}: {tail[-1] if tail else ''}"))
+
+
+def build_standalone(plan: Plan, sim: Sim, batch: int, trace: bool, work: Path) -> tuple[Path, float]:
+    """Compile the bench for `batch` inferences; returns (the executable or .vvp, seconds)."""
+    tools = find_sim(sim)
+    env = tools.env()
+    (work / f"{TOP}.v").write_text(verilog_text(plan))
+    (work / f"{TB}.v").write_text(bench_text(plan, batch, trace))
+    t0 = time.time()
+    if sim is Sim.ICARUS:
+        _run([str(tools.executable), "-g2012", "-o", "tb.vvp", "-s", TB, f"{TB}.v", f"{TOP}.v"], work, env,
+             "iverilog")
+        return work / "tb.vvp", time.time() - t0
+    jobs = str(min(2, os.cpu_count() or 1))
+    env["MAKEFLAGS"] = verilator_make_flags("-O1", parallel=False)  # whole trajectories: a faster model is worth -O1
+    _run([str(tools.executable), "--binary", "--timing", *VERILATOR_FLAGS, "-CFLAGS", "-std=c++20", "-j", jobs,
+          "--top-module", TB, "-Mdir", "obj", "-o", "tb", f"{TB}.v", f"{TOP}.v"], work, env, "verilator")
+    return work / "obj" / "tb", time.time() - t0
+
+
+def run_standalone(plan: Plan, x0: np.ndarray, sim: Sim = Sim.ICARUS, trace: bool = False,
+                   workdir: Path | None = None, timeout: float | None = None) -> StandaloneResult:
+    """Run raw inputs x0 (B, n_in) through the RTL; trace collects the state after every step."""
+    p = plan.program
+    x0 = np.asarray(x0, np.int64)
+    batch = x0.shape[0]
+    w = hw_width(p.integrator)
+    work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="kgen-rtl-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        exe, build_s = build_standalone(plan, sim, batch, trace, work)
+        digits = (w + 3) // 4
+        (work / "inputs.hex").write_text("".join(f"{int(v) & ((1 << w) - 1):0{digits}x}\n" for v in x0.reshape(-1)))
+        tools = find_sim(sim)
+        cmd = ["vvp", "-n", str(exe)] if sim is Sim.ICARUS else [str(exe)]
+        if sim is Sim.ICARUS:
+            cmd[0] = str(tools.executable.parent / "vvp") if (tools.executable.parent / "vvp").exists() else "vvp"
+        t0 = time.time()
+        _run(cmd, work, tools.env(), f"{sim.value} simulation", timeout)
+        seconds = time.time() - t0
+        res = _parse(plan, (work / "outputs.txt").read_text(), batch, trace, seconds, build_s)
+        if res.states is not None:  # row 0: the loaded state (inputs at the input nodes, 0 elsewhere)
+            res.states[0] = 0
+            res.states[0][np.asarray(p.inputs) - 1] = x0.T
+        return res
+    finally:
+        if not workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _parse(plan: Plan, text: str, batch: int, trace: bool, seconds: float, build_s: float) -> StandaloneResult:
+    p = plan.program
+    outs, cycles, beats = [], [], []
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "O":
+            c = parts.index("C")
+            outs.append([int(v) for v in parts[1:c]])
+            cycles.append(int(parts[c + 1]))
+        elif parts[0] == "T":
+            beats.append((len(outs), [int(v) for v in parts[1:]]))
+    if len(outs) != batch:
+        raise ToolError(expected_found("RTL test bench output", f"{batch} inferences", f"{len(outs)}"))
+    states = sat = None
+    if trace:
+        S = p.total_steps + 1
+        states = np.zeros((S, p.n_nodes, batch), np.int64)
+        sat = np.zeros((S, p.n_nodes, batch), bool)
+        for b, vals in beats:
+            step, group, bits, xs = vals[0], vals[1], vals[2], vals[3:]
+            for u, x in enumerate(xs):
+                node = group * plan.units + u
+                if node < p.n_nodes and step < S:
+                    states[step, node, b] = x
+                    sat[step, node, b] = bool((bits >> u) & 1)
+    sim_cycles = int(np.sum(cycles)) + batch * (plan.groups + len(p.inputs) + 2 * len(p.outputs) + 4)
+    return StandaloneResult(np.asarray(outs, np.int64), np.asarray(cycles, np.int64), states, sat, seconds,
+                            build_s, sim_cycles)

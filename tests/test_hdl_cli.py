@@ -1,0 +1,130 @@
+"""The RTL from the command line: `kgen --target verilog`, `kgen run --view rtl`, `kgen verify --view rtl`.
+
+`kgen run --view rtl` drives whole trajectories from the standalone Verilog
+bench; its outputs (and its `--trace`) must equal `--view fixed` bit for bit.
+Bad input is one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("amaranth")
+
+from kgen.cli import main  # noqa: E402
+from kgen.hdl.tools import Sim, missing_reason  # noqa: E402
+
+
+def need(sim: Sim):
+    reason = missing_reason(sim)
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rtl") / "demo.kgen"
+    assert main(["example", "-o", str(path)]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def inputs(model):
+    path = model.parent / "x.npy"
+    np.save(path, np.random.RandomState(3).uniform(-1, 1, (3, 3)))
+    return path
+
+
+def one_line_error(capsys, argv, match: str):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("kgen: error:") and match in err[0], err
+
+
+def test_target_verilog_writes_core_and_manifest(model, tmp_path, capsys):
+    out = tmp_path / "v"
+    assert main(["--target", "verilog", str(model), "-o", str(out), "--steps", "6", "--lanes", "4"]) == 0
+    text = (out / "kgen_euler.v").read_text()
+    doc = json.loads((out / "kgen_euler.json").read_text())
+    top = json.loads((out / "kgen-manifest.json").read_text())
+    assert "module kgen_euler(" in text and top["digest"] in text.splitlines()[1]
+    assert top["target"] == "verilog" and doc["program"]["digest"] == top["digest"]
+    assert doc["plan"]["lanes"] == 4 and doc["program"]["read"]["frac_bits"] == 11
+    plan = doc["plan"]
+    edges = [w["edges"] for w in doc["program"]["windows"]]
+    assert plan["cycles_per_step"] == [-(-e // 4) + 6 + plan["overhead_cycles"] for e in edges]
+    assert plan["run_cycles"] == 6 * sum(plan["cycles_per_step"])
+    again = tmp_path / "v2"
+    assert main(["--target", "verilog", str(model), "-o", str(again), "--steps", "6", "--lanes", "4"]) == 0
+    assert (again / "kgen_euler.v").read_bytes() == (out / "kgen_euler.v").read_bytes()  # deterministic
+
+
+@pytest.mark.parametrize("sim", [Sim.ICARUS, pytest.param(Sim.VERILATOR, marks=pytest.mark.slow)])
+def test_run_rtl_equals_fixed_view(model, inputs, tmp_path, sim, capsys):
+    need(sim)
+    steps = "30"  # whole trajectory: 90 Euler steps over the three windows
+    rtl, fixed = tmp_path / "rtl.npy", tmp_path / "fixed.npy"
+    t_rtl, t_fixed = tmp_path / "rtl_trace.npz", tmp_path / "fixed_trace.npz"
+    assert main(["run", str(model), "--inputs", str(inputs), "-o", str(rtl), "--view", "rtl", "--steps", steps,
+                 "--sim", sim.value, "--lanes", "4", "--trace", str(t_rtl)]) == 0
+    assert main(["run", str(model), "--inputs", str(inputs), "-o", str(fixed), "--view", "fixed", "--steps", steps,
+                 "--trace", str(t_fixed)]) == 0
+    a, b = np.load(rtl), np.load(fixed)
+    assert a.shape == (3, 2) and np.array_equal(a, b)
+    from kgen.emulation.trace import read_trace
+
+    ta, tb = read_trace(t_rtl), read_trace(t_fixed)
+    assert ta.source == "rtl" and ta.raw.shape == tb.raw.shape == (91, 3, 6)
+    assert np.array_equal(ta.raw, tb.raw) and np.array_equal(ta.t, tb.t)
+    assert "cycles per inference" in capsys.readouterr().err
+
+
+def test_verify_rtl_command(model, capsys):
+    need(Sim.ICARUS)
+    assert main(["verify", str(model), "--view", "rtl", "--sim", "icarus", "--inputs", "2", "--steps", "4",
+                 "--lanes", "4", "--trace", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["mismatches"] == 0 and rep["states_checked"] == 2 * 12 * 6 and rep["outputs_checked"] == 4
+    assert rep["cycles_per_inference"] == rep["formula_cycles"] == 4 * sum(rep["cycles_per_step"])
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--target", "verilog", "{m}", "-o", "{o}", "--steps", "4", "--lanes", "3"], "--lanes: expected a power of two"),
+    (["--target", "verilog", "{m}", "-o", "{o}", "--steps", "4", "--lanes", "32"],
+     "--lanes: expected at most the largest window's edge count"),
+    (["--target", "verilog", "{m}", "-o", "{o}", "--steps", "4", "--read-format", "s20.20"],
+     "--read-format: expected a format of at most 32 bits"),
+    (["--target", "verilog", "{m}", "-o", "{o}", "--steps", "4", "--integrator-format", "s9.45"],
+     "--integrator-format: expected a format of at most 48 bits"),
+    (["--target", "verilog", "{m}", "-o", "{o}", "--steps", "0"], "--steps: expected one positive count"),
+    (["--target", "verilog", "{m}", "-o", "{o}"], "Euler steps per window: expected a count per window"),
+    (["verify", "{m}", "--view", "rtl", "--sim", "xsim", "--steps", "4"], "--sim: expected icarus or verilator"),
+    (["verify", "{m}", "--view", "rtl", "--inputs", "0", "--steps", "4"], "--inputs: expected a positive count"),
+    (["run", "{m}", "--inputs", "{x}", "-o", "{o}.npy", "--view", "float", "--lanes", "4"],
+     "--sim / --lanes: expected the rtl view"),
+    (["run", "{m}", "--inputs", "{x}", "-o", "{o}.npy", "--view", "rtl", "--steps", "4", "--lanes", "64"],
+     "--lanes: expected at most"),
+])
+def test_bad_input_is_one_line_exit_2(model, inputs, tmp_path, capsys, argv, match):
+    argv = [a.format(m=model, o=tmp_path / "out", x=inputs) for a in argv]
+    one_line_error(capsys, argv, match)
+
+
+@pytest.mark.slow
+def test_resource_report(model, tmp_path):
+    from kgen.errors import ToolError
+    from kgen.hdl.tools import find_yosys
+
+    try:
+        find_yosys()
+    except ToolError as exc:
+        pytest.skip(str(exc))
+    out = tmp_path / "r"
+    assert main(["--target", "verilog", str(model), "-o", str(out), "--steps", "4", "--lanes", "2",
+                 "--resources"]) == 0
+    res = json.loads((out / "kgen_euler.json").read_text())["resources"]
+    assert res["cells"] > 100 and res["flip_flop_bits"] > 500 and res["multipliers"] >= 2
+    assert res["memory_bits"] > 1024 * 44  # the tanh table at least
