@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.kgen-installed
 # Debian packages the simulators and flows need (installed when missing and we are root).
-APT_PACKAGES := ngspice iverilog yosys
+APT_PACKAGES := ngspice iverilog yosys ccache
 
 .PHONY: install system-deps demo test test-fast bench clean
 
@@ -12,7 +12,8 @@ install: $(STAMP) system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[hdl,test]'
+	$(PY) -m pip install -q -e '.[hdl,test,analog]'
+	$(PY) -m kgen.hdl.tools $(VENV)/bin
 	touch $(STAMP)
 
 system-deps:
@@ -37,6 +38,7 @@ test-fast: install
 bench: install
 	$(PY) bench/rhs.py
 	$(PY) bench/solve.py
+	$(PY) bench/export.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info demo-out

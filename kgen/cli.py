@@ -29,6 +29,8 @@ VERBS = {
     "example": "write the bundled example circuit as a model file",
     "train": "train a KirchhoffNet (digits classifier or a 2-D flow) and write the model file",
     "verify": "compare a view (spice, veriloga, ...) with the float reference at every window boundary",
+    "quantize": "choose fixed-point formats and Euler steps; store them in the model, write a report",
+    "diff": "compare two traces; name the first diverging step and node and the cause",
 }
 
 OVERVIEW = f"""usage: kgen [--debug] --target TARGET MODEL -o DIR [target options]
@@ -94,6 +96,12 @@ def cmd_run(argv):
     p.add_argument("--atol", type=float)
     p.add_argument("--steps", type=int, help="steps per window for fixed-step methods")
     p.add_argument("--dtype", choices=("float32", "float64"))
+    p.add_argument("--trace", help="write every step's node voltages to this .npz (float and fixed views)")
+    p.add_argument("--reverse", action="store_true",
+                   help="integrate from the last window back to the first (flow models: noise -> samples); "
+                        "float and fixed views")
+    p.add_argument("--sim", choices=("icarus", "verilator"), help="rtl view: the simulator (default icarus)")
+    p.add_argument("--lanes", type=int, help="rtl view: parallel edge lanes (default: the model's choice, else 1)")
     a = p.parse_args(argv)
     from .arrays import read_inputs, write_array
     from .views import RunOptions, get_view
@@ -103,8 +111,13 @@ def cmd_run(argv):
     x = read_inputs(a.inputs, len(circuit.inputs))
     if a.steps is not None and a.steps < 1:
         raise InputError(expected_found("--steps", "a positive step count", str(a.steps)))
-    opts = RunOptions(method=a.method, rtol=a.rtol, atol=a.atol, dtype=a.dtype,
-                      extra=(("steps_per_window", a.steps),))
+    if (a.trace or a.reverse) and a.view not in ("float", "fixed", "rtl"):
+        raise InputError(expected_found("--trace / --reverse", "the float, fixed or rtl view", f"--view {a.view}"))
+    if (a.sim or a.lanes) and a.view != "rtl":
+        raise InputError(expected_found("--sim / --lanes", "the rtl view", f"--view {a.view}"))
+    opts = RunOptions(method=a.method, rtol=a.rtol, atol=a.atol, dtype=a.dtype, trace=a.trace,
+                      extra=(("steps_per_window", a.steps), ("reverse", a.reverse), ("model_path", a.model),
+                             ("sim", a.sim), ("lanes", a.lanes)))
     y = view(circuit, x, opts)
     write_array(a.output, y)
     print(f"ran {circuit.name} ({a.view} view) on {x.shape[0]} inputs -> {a.output} {tuple(y.shape)}")
@@ -245,8 +258,20 @@ def cmd_train(argv):
     print(f"trained {circuit.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges -> {a.output} ({digest[:12]})")
 
 
+def cmd_quantize(argv):
+    from .emulation.cli import quantize_command
+
+    quantize_command(argv, _Parser, VERBS["quantize"])
+
+
+def cmd_diff(argv):
+    from .emulation.cli import diff_command
+
+    diff_command(argv, _Parser, VERBS["diff"])
+
+
 COMMANDS = {"import": cmd_import, "run": cmd_run, "eval": cmd_eval, "info": cmd_info, "example": cmd_example,
-            "verify": cmd_verify, "train": cmd_train}
+            "verify": cmd_verify, "train": cmd_train, "quantize": cmd_quantize, "diff": cmd_diff}
 
 
 def cmd_codegen(argv):

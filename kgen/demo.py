@@ -40,7 +40,55 @@ def main() -> None:
     print("  float outputs (4 inputs x 2 output nodes):")
     for row in y:
         print("   ", "  ".join(f"{v:+.6f}" for v in row))
+    analog(model, inputs)
+    fixed(model, inputs)
+    rtl(model, inputs)
     print(f"\ndemo finished; files in {OUT}/")
+
+
+def analog(model: str, inputs: Path) -> None:
+    """Both analog targets, then each verified in its simulator (skipped, with the reason, if missing)."""
+    from .codegen.tools import Tool, missing_reason
+
+    step("--target", "spice", model, "-o", str(OUT / "spice"), "--inputs", str(inputs))
+    step("--target", "veriloga", model, "-o", str(OUT / "veriloga"), "--inputs", str(inputs))
+    for view, tools in (("spice", (Tool.NGSPICE,)), ("veriloga", (Tool.VACASK, Tool.OPENVAF))):
+        missing = next((m for m in map(missing_reason, tools) if m), None)
+        if missing:
+            print(f"\n(skipping kgen verify --view {view}: {missing})")
+            continue
+        step("verify", model, "--view", view, "--inputs", str(inputs), "--plot", str(OUT / f"verify_{view}.png"))
+
+
+def fixed(model: str, inputs: Path) -> None:
+    """The fixed-point twin: choose formats and dt, run bit-exact, compare with float Euler at the same dt."""
+    from .emulation.config import load_quant
+    from .modelfile import circuit_digest, load_model
+
+    quantized = str(OUT / "demo_q.kgen")
+    step("quantize", model, "-o", quantized, "--samples", "300", "--ref-samples", "64", "--eval-samples", "64",
+         "--table-samples", "16")
+    steps = load_quant(quantized, circuit_digest(load_model(quantized))).steps
+    step("run", quantized, "--inputs", str(inputs), "-o", str(OUT / "outputs_fixed.npy"), "--view", "fixed",
+         "--trace", str(OUT / "trace_fixed.npz"))
+    step("run", quantized, "--inputs", str(inputs), "-o", str(OUT / "outputs_euler.npy"), "--method", "euler",
+         "--steps", str(steps[0]), "--dtype", "float64", "--trace", str(OUT / "trace_euler.npz"))
+    err = np.abs(np.load(OUT / "outputs_fixed.npy") - np.load(OUT / "outputs_euler.npy")).max()
+    print(f"  fixed-point error at the outputs: max |fixed - float Euler| = {err:.3g}")
+    step("diff", str(OUT / "trace_fixed.npz"), str(OUT / "trace_euler.npz"))
+
+
+def rtl(model: str, inputs: Path) -> None:
+    """The digital twin: its Verilog (4 lanes), then the cocotb bench on a few inputs, every step compared."""
+    from .hdl.tools import Sim, missing_reason
+
+    step("--target", "verilog", model, "-o", str(OUT / "verilog"), "--steps", "20", "--lanes", "4")
+    missing = missing_reason(Sim.ICARUS)
+    if missing:
+        print(f"\n(skipping kgen verify --view rtl: {missing})")
+        return
+    step("verify", model, "--view", "rtl", "--sim", "icarus", "--inputs", str(inputs), "--steps", "20",
+         "--lanes", "4", "--trace")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ class RunOptions:
     atol: float | None = None
     dtype: str | None = None
     extra: tuple[tuple[str, object], ...] = ()
+    trace: str | None = None  # write a per-step trace (kgen.emulation.trace) to this .npz path
 
     def get(self, key: str, default=None):
         return dict(self.extra).get(key, default)
@@ -82,7 +83,13 @@ def run_float(circuit: Circuit, inputs: np.ndarray, opts: RunOptions) -> np.ndar
     from .model import KirchhoffNet
 
     solver = float_options(circuit, opts)
+    reverse = bool(opts.get("reverse", False))
+    if opts.trace:
+        from .emulation.views import write_float_trace
+
+        write_float_trace(circuit, inputs, solver, opts.trace, reverse)
     model = KirchhoffNet(circuit, solver.torch_dtype)
     with torch.no_grad():
         x = torch.as_tensor(inputs, dtype=solver.torch_dtype)
-        return model(x, solver).double().numpy()
+        v, _ = model.solve(model.initial_state(x), solver, reverse=reverse)
+        return model.readout(v).double().numpy()
