@@ -92,8 +92,8 @@ BUILD_RECIPE = "timescale 1ns/1ps; bench kgen.hdl.bench; verilator -O0 models, p
 def _verilator_runner():
     """cocotb's Verilator runner, leaner: the bench touches only the top-level ports.
 
-    cocotb makes every signal of the design VPI-writable (--public-flat-rw), which for
-    this core roughly doubles the C++ Verilator writes and the compiler has to build;
+    cocotb makes every signal of the design VPI-writable (--public-flat-rw), which adds
+    C++ for every register of the core (a 16-lane build: 38 s with it, 29 s without);
     `--public-depth 1` keeps the top level's ports (all the bench needs) public.
     """
     from cocotb_tools.runner import Verilator

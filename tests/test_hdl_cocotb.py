@@ -48,7 +48,7 @@ def _check(name, lanes, sim, request):
     need(sim)
     reference = request.getfixturevalue("reference") if name == "twomoon" else None
     program = program_of(name, reference)
-    n_inputs = dict(CASES)[name]
+    n_inputs = 1 if lanes == 16 else dict(CASES)[name]  # the 16-lane core is the slowest to simulate
     x = np.random.default_rng(lanes).standard_normal((n_inputs, len(program.inputs)))
     report = verify_rtl(program, HdlConfig(lanes=lanes), x, sim, trace=True, seed=lanes)
     assert report.mismatches == 0
@@ -86,7 +86,7 @@ def test_neighbor_circuit_size():
 def _corrupted_run(trace: bool):
     program = program_of("mixed")
     plan = make_plan(program, HdlConfig(lanes=4))
-    x = np.random.default_rng(4).standard_normal((2, len(program.inputs)))
+    x = np.random.default_rng(4).standard_normal((2 if not trace else 1, len(program.inputs)))
     x0, want, states = expected(program, x, trace)
     return plan, x0, want, states
 
