@@ -134,7 +134,9 @@ def test_reverse_solve_inverts_forward():
     v0 = model.initial_state(torch.randn(5, len(c.inputs), dtype=torch.float64))
     vt, _ = model.solve(v0, TIGHT)
     back, _ = model.solve(vt, TIGHT, reverse=True)
-    torch.testing.assert_close(back, v0, rtol=0, atol=1e-8)
+    # tolerance 1e-12 each way, amplified by the contraction/expansion of the flow (and the
+    # relu kinks): measured 1.4e-8 on a second machine
+    torch.testing.assert_close(back, v0, rtol=0, atol=1e-7)
 
 
 def test_window_boundaries_are_recorded_and_state_carries_over():
