@@ -39,6 +39,7 @@ bench: install
 	$(PY) bench/rhs.py
 	$(PY) bench/solve.py
 	$(PY) bench/export.py
+	$(PY) bench/emulate.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info demo-out

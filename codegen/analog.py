@@ -10,6 +10,10 @@ The accuracy preset (DESIGN.md, measured against DOP853 at 1e-12): trapezoidal
 integration, reltol 1e-8, vntol 1e-10, abstol 1e-12, maxstep 5e-5 of the
 simulated span; window boundaries are breakpoints of a dummy PWL source and
 edges switch parameter sets at t_k + delta, delta = 1e-9 of the span.
+ngspice takes reltol 1e-10 (`SPICE_ACCURACY`): at 1e-8 its Newton acceptance
+left 1.9e-4 at a boundary on one of 16 8gaussians inputs (2.1e-5 at 1e-10, for
+the same CPU time), while VACASK at 1e-8 stays under 1e-5 and at 1e-10 gets
+slower and no better (docs/analog.md).
 """
 
 from __future__ import annotations
@@ -64,6 +68,11 @@ class Accuracy:
         from dataclasses import replace
 
         return replace(self, maxstep_fraction=self.maxstep_fraction / 2)
+
+
+#: the preset for VACASK (Verilog-A) and for ngspice (B-sources: reltol 1e-10)
+VERILOGA_ACCURACY = Accuracy()
+SPICE_ACCURACY = Accuracy(reltol=1e-10)
 
 
 def positive_float(text: str, flag: str) -> float:

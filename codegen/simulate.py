@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,8 @@ from kgen.circuit import Circuit
 from kgen.errors import ToolError, expected_found
 from kgen.modelfile import circuit_digest
 
-from .analog import Accuracy, Save, Schedule, Units, initial_states, transient_setup
+from .analog import (SPICE_ACCURACY, VERILOGA_ACCURACY, Accuracy, Save, Schedule, Units, initial_states,
+                     transient_setup)
 from .netlist import node_name
 from .rawfile import Waveforms, read_raw, sample
 from .tools import Tool, find_tool
@@ -48,7 +49,7 @@ class AnalogView(enum.Enum):
 class SimOptions:
     view: AnalogView
     units: Units = field(default_factory=Units)
-    accuracy: Accuracy = field(default_factory=Accuracy)
+    accuracy: Accuracy | None = None  # None: the view's preset (SPICE_ACCURACY, VERILOGA_ACCURACY)
     chained: bool = False
     save: Save = Save.ALL
     workers: int | None = None  # parallel simulator processes (default: the CPU count)
@@ -70,6 +71,9 @@ class SimResult:
 
 def simulate(circuit: Circuit, inputs: np.ndarray, opts: SimOptions) -> SimResult:
     t_start = time.perf_counter()
+    if opts.accuracy is None:
+        preset = SPICE_ACCURACY if opts.view is AnalogView.SPICE else VERILOGA_ACCURACY
+        opts = replace(opts, accuracy=preset)
     inputs = np.asarray(inputs, dtype=np.float64)
     initial = initial_states(circuit, inputs)
     simulator = find_tool(Tool.NGSPICE if opts.view is AnalogView.SPICE else Tool.VACASK)

@@ -24,7 +24,7 @@ from kgen.circuit import Circuit
 from kgen.modelfile import circuit_digest
 
 from . import environment
-from .analog import (AnalogOptions, Save, Schedule, add_analog_arguments, analog_from_args,
+from .analog import (SPICE_ACCURACY, Accuracy, AnalogOptions, Save, Schedule, add_analog_arguments, analog_from_args,
                      capacitances, enum_option, header_details, initial_states, read_inputs_option, setup_text,
                      transient_setup)
 from .netlist import Element, copy_suffix, elements, kind_identifiers, kinds_in, node_name, safe_title
@@ -67,6 +67,7 @@ DIALECTS = {
 
 @dataclass(frozen=True, eq=False)
 class SpiceOptions(AnalogOptions):
+    accuracy: Accuracy = SPICE_ACCURACY
     dialect: SpiceDialect = SpiceDialect.NGSPICE
 
 

@@ -28,7 +28,7 @@ from kgen.devices import DEVICE_KINDS, V_DES, V_SRC
 from kgen.modelfile import circuit_digest
 
 from . import environment
-from .analog import (AnalogOptions, Save, Schedule, add_analog_arguments, analog_from_args,
+from .analog import (VERILOGA_ACCURACY, Accuracy, AnalogOptions, Save, Schedule, add_analog_arguments, analog_from_args,
                      capacitances, enum_option, header_details, initial_states, read_inputs_option, setup_text,
                      transient_setup)
 from .netlist import copy_suffix, elements, kind_identifiers, kinds_in, node_name, safe_title
@@ -56,6 +56,7 @@ DIALECTS = {
 
 @dataclass(frozen=True, eq=False)
 class VerilogAOptions(AnalogOptions):
+    accuracy: Accuracy = VERILOGA_ACCURACY
     dialect: VerilogADialect = VerilogADialect.VACASK
 
 

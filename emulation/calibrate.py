@@ -1,6 +1,6 @@
 """Calibration: float references, the step size and the integer bits.
 
-* dopri5 (Dormand-Prince 5(4), scipy's RK45, float64, tolerance 1e-9) at every
+* dopri5 (Dormand-Prince 5(4), scipy's RK45, float64, tolerance 1e-7) at every
   window boundary is the reference for the step size;
 * float Euler at each candidate dt against it gives the discretisation error
   (per input: the max over nodes and window boundaries; the mean over inputs
@@ -29,7 +29,7 @@ def boundary_steps(steps: tuple[int, ...], reverse: bool) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(order)]).astype(np.int64)
 
 
-def dopri5_boundaries(circuit: Circuit, x: np.ndarray, reverse: bool, tol: float = 1e-9,
+def dopri5_boundaries(circuit: Circuit, x: np.ndarray, reverse: bool, tol: float = 1e-7,
                       inner: int = 0) -> np.ndarray | tuple[np.ndarray, list]:
     """(W + 1, N, B) float64 states at the window boundaries, in execution order: Dormand-Prince 5(4)
     (scipy's RK45, the dopri5 pair) on the whole batch as one system, one solve per window, with the

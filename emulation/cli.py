@@ -21,8 +21,8 @@ def quantize_command(argv, parser_cls, description: str) -> None:
     p.add_argument("--target", type=float, default=1e-2, help="max |fixed - float Euler| to aim for (default 1e-2)")
     p.add_argument("--euler-tol", type=float, default=5e-2,
                    help="mean |float Euler - dopri5| at the window boundaries that picks dt (default 5e-2)")
-    p.add_argument("--agreement", type=float, default=0.995,
-                   help="classifiers: argmax agreement of float Euler with dopri5 that picks dt (default 0.995)")
+    p.add_argument("--agreement", type=float, default=0.999,
+                   help="classifiers: argmax agreement of float Euler with dopri5 that picks dt (default 0.999)")
     p.add_argument("--dt", type=float, help="use this step size instead of choosing one")
     p.add_argument("--dt-candidates", help="comma-separated step sizes to try (default "
                    + ",".join(f"{d:g}" for d in DT_CANDIDATES) + ")")

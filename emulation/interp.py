@@ -70,6 +70,7 @@ def _dtype(width: int):
 @dataclass(frozen=True, eq=False)
 class _Chunk:
     kind: KindProgram
+    formats: dict  # operand name -> QFormat
     src: np.ndarray
     des: np.ndarray
     params: dict  # name -> (n, 1) array
@@ -100,7 +101,7 @@ class Emulator:
                     cols = {}
                     for row, (name, fmt) in enumerate(zip(kp.params, kp.param_formats)):
                         cols[name] = params[row, a - start:b - start].astype(_dtype(fmt.width)).reshape(-1, 1)
-                    chunks.append(_Chunk(kp, win.src[a:b], win.des[a:b], cols,
+                    chunks.append(_Chunk(kp, self._formats[k], win.src[a:b], win.des[a:b], cols,
                                          incidence(self.program.n_nodes, win.src[a:b], win.des[a:b])))
             self._plans[key] = chunks
         return self._plans[key]
@@ -108,7 +109,7 @@ class Emulator:
     # -- one kind's ops on a chunk ------------------------------------------------------------------------
     def _currents(self, chunk: _Chunk, read: np.ndarray) -> np.ndarray:
         kp = chunk.kind
-        fmts = self._formats[self.program.kinds.index(kp)]
+        fmts = chunk.formats
         env = dict(chunk.params)
         env["v_src"] = np.take(read, chunk.src, axis=0)
         env["v_des"] = np.take(read, chunk.des, axis=0)

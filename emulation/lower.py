@@ -223,23 +223,21 @@ def param_formats(circuit: Circuit, config: QuantConfig, layouts) -> dict[tuple[
                 peak = float(np.max(np.abs(vals))) if vals.size else 0.0
                 peaks[(seg.kind, piece)] = max(peaks.get((seg.kind, piece), 0.0), peak)
     out = {}
-    read = config.read
     for (kind, piece), peak in sorted(peaks.items()):
-        fmt = config.param_format(kind, piece)
-        if fmt is None:
-            fmt = fit_format(peak if peak > 0 else 1.0, config.param_width, rounding=Rounding.HALF_UP)
-            out[(kind, piece)] = fmt
-        else:
-            out[(kind, piece)] = fmt
-    # a fitted bias needs no more fraction bits than the product it is added to
+        out[(kind, piece)] = config.param_format(kind, piece) or fit_format(
+            peak if peak > 0 else 1.0, config.param_width, rounding=Rounding.HALF_UP)
+    # a fitted bias needs no more fraction bits than the product it is added to (w * v)
     for (kind, piece), fmt in list(out.items()):
         if piece != "bias" or config.param_format(kind, piece) is not None:
             continue
         ws = out.get((kind, "w_src"))
         wd = out.get((kind, "w_des"))
-        prod = max((f.frac_bits for f in (ws, wd) if f is not None), default=0) + read.frac_bits
+        prod = max((f.frac_bits for f in (ws, wd) if f is not None), default=0) + config.read.frac_bits
         if fmt.frac_bits > prod:
-            out[(kind, piece)] = QFormat(True, fmt.int_bits, prod, fmt.rounding, fmt.overflow)
+            # fewer fraction bits: size the integer part for the peak rounded at `prod` bits
+            wide = QFormat(True, MAX_WIDTH - prod, prod, fmt.rounding)
+            raw = max(abs(wide.quantize(peaks[(kind, piece)])[0]), abs(wide.quantize(-peaks[(kind, piece)])[0]))
+            out[(kind, piece)] = QFormat(True, signed_bits(-raw, raw) - prod, prod, fmt.rounding, fmt.overflow)
     return out
 
 

@@ -41,7 +41,7 @@ WIDTHS = (12, 14, 16, 18, 20, 22, 24)
 class QuantizeOptions:
     target: float = 1e-2  # max |fixed - float Euler| on the calibration inputs
     euler_tol: float = 5e-2  # mean |float Euler - dopri5| at the window boundaries
-    agreement: float = 0.995  # classifiers: argmax agreement of float Euler with dopri5 that picks dt
+    agreement: float = 0.999  # classifiers: argmax agreement of float Euler with dopri5 that picks dt
     dt: float | None = None  # force the step size
     dt_candidates: tuple[float, ...] = DT_CANDIDATES
     read_width: int | None = None  # None: from the target

@@ -102,6 +102,7 @@ def cmd_run(argv):
                         "float and fixed views")
     p.add_argument("--sim", choices=("icarus", "verilator"), help="rtl view: the simulator (default icarus)")
     p.add_argument("--lanes", type=int, help="rtl view: parallel edge lanes (default: the model's choice, else 1)")
+    p.add_argument("--chained", action="store_true", help="spice and veriloga views: one transient per window")
     a = p.parse_args(argv)
     from .arrays import read_inputs, write_array
     from .views import RunOptions, get_view
@@ -115,9 +116,11 @@ def cmd_run(argv):
         raise InputError(expected_found("--trace / --reverse", "the float, fixed or rtl view", f"--view {a.view}"))
     if (a.sim or a.lanes) and a.view != "rtl":
         raise InputError(expected_found("--sim / --lanes", "the rtl view", f"--view {a.view}"))
+    if a.chained and a.view not in ("spice", "veriloga"):
+        raise InputError(expected_found("--chained", "the spice or veriloga view", f"--view {a.view}"))
     opts = RunOptions(method=a.method, rtol=a.rtol, atol=a.atol, dtype=a.dtype, trace=a.trace,
                       extra=(("steps_per_window", a.steps), ("reverse", a.reverse), ("model_path", a.model),
-                             ("sim", a.sim), ("lanes", a.lanes)))
+                             ("sim", a.sim), ("lanes", a.lanes), ("chained", a.chained)))
     y = view(circuit, x, opts)
     write_array(a.output, y)
     print(f"ran {circuit.name} ({a.view} view) on {x.shape[0]} inputs -> {a.output} {tuple(y.shape)}")

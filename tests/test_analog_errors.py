@@ -210,3 +210,13 @@ def test_simulator_missing_from_path(tmp_path, capsys, monkeypatch):
     assert one_line(rc, err) == ("ngspice: expected on PATH, at $KGEN_NGSPICE or from its package, found none "
                                  "(install: apt-get install -y ngspice)")
     nothing_left(y)
+
+
+def test_chained_is_for_the_analog_views(tmp_path, capsys):
+    save_model(random_circuit(seed=3), tmp_path / "m.kgen")
+    np.save(tmp_path / "x.npy", np.zeros((1, 2)))
+    y = tmp_path / "y.npy"
+    rc, _, err = run(["run", tmp_path / "m.kgen", "--view", "float", "--inputs", tmp_path / "x.npy", "-o", y,
+                      "--chained"], capsys)
+    assert one_line(rc, err) == "--chained: expected the spice or veriloga view, found --view float"
+    nothing_left(y)

@@ -102,7 +102,7 @@ def test_spice_switching_and_preset(model, tmp_path):
     delta = 1e-9 * c.t_final
     assert f"time < {0.5 + delta!r} ?" in text  # switch at t_k + delta
     assert "vkg_brk kg_brk 0 pwl(0.0 0.0 0.5 1.0 1.0 0.0)" in text  # breakpoints at every boundary
-    assert ".options method=trap reltol=1e-08 vntol=1e-10 abstol=1e-12 chgtol=1e-14" in text
+    assert ".options method=trap reltol=1e-10 vntol=1e-10 abstol=1e-12 chgtol=1e-14" in text
     assert f".tran {5e-5 * c.t_final!r} 1.0 0 {5e-5 * c.t_final!r} uic" in text
     assert ".ic v(n2_1)=0.125" in text
     assert not re.search(r"\d[munpfkgt]\b|meg", text.split("* edges")[1].lower())  # no SI suffixes

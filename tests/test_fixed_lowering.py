@@ -167,3 +167,17 @@ def test_lowering_is_deterministic():
     for wa, wb in zip(a.windows, b.windows):
         assert all(np.array_equal(x, y) for x, y in zip(wa.params, wb.params))
         assert np.array_equal(wa.coef, wb.coef) and np.array_equal(wa.edge_id, wb.edge_id)
+
+
+def test_fitted_formats_always_hold_the_parameters_even_with_a_coarse_read_word():
+    """A bias added to a coarse read value gets fewer fraction bits; its integer part must still hold it."""
+    from kgen.circuit import Window
+
+    base = random_circuit(3, n_nodes=4, n_windows=2, n_edges=12, kinds=("ShiftRelu1",))
+    small = tuple(Window(w.t_start, w.t_end, w.edges, w.params * 0.1) for w in base.windows)  # |bias| < 0.25
+    circuit = replace(base, windows=small)
+    for read, integ in (("s16.2", "s16.16"), ("s7.11", "s7.25"), ("s2.20", "s2.30")):
+        prog = lower(circuit, QuantConfig(read=QFormat.parse(read), integrator=QFormat.parse(integ), steps=(1, 1)))
+        (kp,) = prog.kinds
+        bias = kp.param_formats[kp.params.index("bias")]
+        assert bias.frac_bits <= prog.read.frac_bits and prog.param_saturations == ()
