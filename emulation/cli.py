@@ -110,6 +110,9 @@ def quantize_command(argv, parser_cls, description: str) -> None:
         print(f"  warning: {res.saturation_summary}")
     if not res.step.met:
         print(f"  note: {res.step.note}")
+    if not f.max <= a.target:
+        print(f"  note: the target {a.target:g} is not met (max {f.max:.3g}); wider words (--read-width, "
+              f"--param-width, --integrator-width) or calibration data like the real inputs (--data) may help")
     print(f"  report: {report}/report.md")
 
 

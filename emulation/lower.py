@@ -38,11 +38,11 @@ class Interval:
     frac: int
 
 
-def _guard(*arrays) -> None:
+def _guard(*arrays, what: str = "fixed-point intermediate") -> None:
     for a in arrays:
         if np.max(np.abs(np.asarray(a, dtype=np.float64))) >= _LIMIT:
-            raise UnsupportedError(expected_found("fixed-point intermediate", f"at most {MAX_WIDTH} bits",
-                                                  "a value beyond 2^62 (use narrower formats)"))
+            raise UnsupportedError(expected_found(what, f"at most {MAX_WIDTH} bits",
+                                                  "a value beyond 2^62 (use narrower parameter or state formats)"))
 
 
 def _align(iv: Interval, frac: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +117,12 @@ class _Builder:
     def emit(self, out: str, code: OpCode, args: tuple[str, ...], frac: int, const: int = 0, const_frac: int = 0,
              fmt: QFormat | None = None) -> str:
         probe = Op(out, code, args, QFormat(True, 1, frac), const, const_frac)
-        iv = op_interval(probe, self.env, self.tanh_cap)
+        try:
+            iv = op_interval(probe, self.env, self.tanh_cap)
+        except UnsupportedError:
+            raise UnsupportedError(expected_found(f"fixed-point intermediate {out} = {code.value}({', '.join(args)})",
+                                                  f"at most {MAX_WIDTH} bits", "a value beyond 2^62 (use narrower "
+                                                  "parameter or state formats)")) from None
         if fmt is None:
             fmt = exact_format(int(iv.lo.min()), int(iv.hi.max()), frac)
         op = Op(out, code, args, fmt, const, const_frac)
@@ -337,7 +342,8 @@ def lower(circuit: Circuit, config: QuantConfig, reverse: bool = False, digest: 
             ranges.append((prog_index[seg.kind], seg.start, seg.stop))
             params.append(p)
             cur = _edge_current_bounds(kp, read, p, tanh_cap)
-            _guard(np.ldexp(cur.astype(np.float64), kp.acc_shift) * max(1, seg.stop - seg.start))
+            _guard(np.ldexp(cur.astype(np.float64), kp.acc_shift) * max(1, seg.stop - seg.start),
+                   what=f"fixed-point accumulator of {seg.kind} currents in window {w}")
             cur = np.left_shift(cur, kp.acc_shift)
             np.add.at(bound, lay.src[seg.start:seg.stop], cur)
             np.add.at(bound, lay.des[seg.start:seg.stop], cur)

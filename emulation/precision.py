@@ -83,8 +83,16 @@ def search_param_width(probe: ErrorProbe, cfg: QuantConfig, int_bits: int, integ
         tried.append((width, m))
         if m.ok and m.max <= budget:
             return width, tried
-    ok = [(w, m) for w, m in tried if m.ok]
-    return (min(ok, key=lambda wm: wm[1].max)[0] if ok else ladder[-1]), tried
+    return _fallback(tried, ladder), tried
+
+
+def _fallback(tried, ladder) -> int:
+    """No width met the budget: the most accurate one without saturation, else the most accurate one that
+    lowers at all, else the narrowest."""
+    for usable in ([(w, m) for w, m in tried if m.ok], [(w, m) for w, m in tried if not m.note]):
+        if usable:
+            return min(usable, key=lambda wm: (wm[1].max, wm[0]))[0]
+    return min(ladder)
 
 
 def search_read_width(probe: ErrorProbe, cfg: QuantConfig, int_bits: int, integrator_width: int, budget: float,
@@ -98,8 +106,7 @@ def search_read_width(probe: ErrorProbe, cfg: QuantConfig, int_bits: int, integr
         tried.append((width, m))
         if m.ok and m.max <= budget:
             return width, tried
-    ok = [(w, m) for w, m in tried if m.ok]
-    return (min(ok, key=lambda wm: wm[1].max)[0] if ok else max(ladder)), tried
+    return _fallback(tried, [w for w, _ in tried] or list(ladder)), tried
 
 
 @dataclass(frozen=True)
