@@ -45,6 +45,9 @@ def quantize_command(argv, parser_cls, description: str) -> None:
     p.add_argument("--table-samples", type=int, default=64, help="inputs per accuracy-table cell (default 64)")
     p.add_argument("--no-table", action="store_true", help="skip the accuracy table over widths and dt")
     p.add_argument("--threads", type=int)
+    p.add_argument("--lanes", type=int, help="HDL twin: edge lanes L to store (default: balanced against the "
+                                              "node count, at most 16)")
+    p.add_argument("--units", type=int, help="HDL twin: update units U to store (default 1)")
     a = p.parse_args(argv)
 
     from kgen.arrays import read_inputs
@@ -78,7 +81,7 @@ def quantize_command(argv, parser_cls, description: str) -> None:
                            margin=a.margin, reverse=a.reverse, ref_samples=a.ref_samples,
                            eval_samples=a.eval_samples, table_samples=a.table_samples, table=not a.no_table,
                            read_feedback=not a.plain_read, allow_saturation=a.allow_saturation,
-                           param_formats=fixed_formats, threads=a.threads)
+                           param_formats=fixed_formats, threads=a.threads, lanes=a.lanes, units=a.units)
     res = quantize(circuit, x, opts)
     digest = circuit_digest(circuit)
     extra = {}
@@ -94,7 +97,8 @@ def quantize_command(argv, parser_cls, description: str) -> None:
     f = res.final
     cfg = res.config
     print(f"quantized {circuit.name}: dt {res.step.dt:g} ({sum(cfg.steps)} Euler steps), read {cfg.read}, "
-          f"integrator {cfg.integrator}, parameters {cfg.param_width} bits -> {a.output}")
+          f"integrator {cfg.integrator}, parameters {cfg.param_width} bits, HDL L={cfg.lanes} U={cfg.units} "
+          f"-> {a.output}")
     line = f"  fixed vs float Euler: max {f.max:.3g}, p99 {f.p99:.3g}, mean {f.mean:.3g}"
     if res.bound_max is not None:
         line += f"; derived bound max {res.bound_max:.3g} ({'holds' if res.within_bound else 'VIOLATED'})"

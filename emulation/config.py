@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from kgen.errors import InputError, expected_found
 
 from .qformat import QFormat
@@ -20,6 +22,30 @@ MEMBER = "quant.json"
 
 DEFAULT_READ = QFormat.parse("s7.11")
 DEFAULT_INTEGRATOR = QFormat.parse("s7.25")
+
+#: Parallelism the HDL generator accepts: edge lanes L and update units U, powers of two up to these.
+MAX_LANES = 64
+MAX_UNITS = 64
+#: The widest L `kgen quantize` picks by itself (the largest the RTL benches verify).
+AUTO_LANES_CAP = 16
+
+
+def check_lanes(value: int, what: str = "--lanes", limit: int = MAX_LANES) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1 or value > limit \
+            or value & (value - 1):
+        raise InputError(expected_found(what, f"a power of two from 1 to {limit}", repr(value)))
+    return int(value)
+
+
+def balanced_lanes(edges_per_window, n_nodes: int, units: int = 1, cap: int = AUTO_LANES_CAP) -> int:
+    """The lane count `kgen quantize` stores: a step costs ceil(E_w / L) + ceil(N / U) + c
+    cycles, so lanes past E_w / ceil(N / U) buy little; the largest power of two at or
+    below that ratio (largest window), within 1..cap."""
+    ratio = max(edges_per_window) / max(1, -(-n_nodes // units))
+    lanes = 1
+    while lanes * 2 <= min(ratio, cap):
+        lanes *= 2
+    return lanes
 
 
 @dataclass(frozen=True)
@@ -34,6 +60,8 @@ class QuantConfig:
     steps: tuple[int, ...] | None = None  # Euler steps per window
     param_formats: tuple[tuple[str, str, QFormat], ...] = ()  # (kind, piece, format); empty: fit
     allow_saturation: bool = False  # parameters outside their format saturate instead of failing
+    lanes: int | None = None  # the HDL twin's edge lanes L (None: the HDL default, 1)
+    units: int | None = None  # the HDL twin's update units U (None: 1)
     extra: dict = field(default_factory=dict, compare=False)  # calibration summary (not used to lower)
 
     def __post_init__(self):
@@ -51,6 +79,10 @@ class QuantConfig:
             object.__setattr__(self, "steps", tuple(int(s) for s in self.steps))
             if any(s < 1 for s in self.steps):
                 raise InputError(expected_found("steps per window", "positive counts", str(self.steps)))
+        if self.lanes is not None:
+            object.__setattr__(self, "lanes", check_lanes(self.lanes, "lanes"))
+        if self.units is not None:
+            object.__setattr__(self, "units", check_lanes(self.units, "units", MAX_UNITS))
 
     def param_format(self, kind: str, piece: str) -> QFormat | None:
         for k, p, fmt in self.param_formats:
@@ -68,7 +100,7 @@ class QuantConfig:
             "param_width": self.param_width, "coef_width": self.coef_width, "leaky_frac": self.leaky_frac,
             "tanh": self.tanh.to_dict(), "steps": list(self.steps) if self.steps is not None else None,
             "param_formats": [{"kind": k, "piece": p, "format": f.to_dict()} for k, p, f in self.param_formats],
-            "allow_saturation": self.allow_saturation,
+            "allow_saturation": self.allow_saturation, "lanes": self.lanes, "units": self.units,
         }
 
     @classmethod
@@ -81,7 +113,8 @@ class QuantConfig:
                        steps=None if d.get("steps") is None else tuple(d["steps"]),
                        param_formats=tuple((e["kind"], e["piece"], QFormat.from_dict(e["format"]))
                                            for e in d.get("param_formats", ())),
-                       allow_saturation=bool(d.get("allow_saturation", False)))
+                       allow_saturation=bool(d.get("allow_saturation", False)),
+                       lanes=d.get("lanes"), units=d.get("units"))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(expected_found("quant.json config", "the kgen.quant/1 fields",
                                             f"{type(exc).__name__}: {exc}")) from None

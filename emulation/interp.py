@@ -68,7 +68,10 @@ def _dtype(width: int):
 
 
 @dataclass(frozen=True, eq=False)
-class _Chunk:
+class EdgeChunk:
+    """A run of edges of one kind in one window, with their stored parameters (the unit the
+    model computes; the HDL block tests drive their lanes from it)."""
+
     kind: KindProgram
     formats: dict  # operand name -> QFormat
     src: np.ndarray
@@ -84,11 +87,12 @@ class Emulator:
         self.program = program
         self.chunk_elements = int(chunk_elements)
         self.threads = max(1, int(threads if threads is not None else min(2, os.cpu_count() or 1)))
-        self._plans: dict[tuple[int, int], list[_Chunk]] = {}
+        self._plans: dict[tuple[int, int], list[EdgeChunk]] = {}
         self._formats = [k.formats(program.read) for k in program.kinds]
 
     # -- set-up ---------------------------------------------------------------------------------------
-    def _plan(self, wi: int, batch: int) -> list[_Chunk]:
+    def edge_chunks(self, wi: int, batch: int) -> list[EdgeChunk]:
+        """Window wi's edges in canonical order, cut into chunks sized for `batch` inputs."""
         per = max(64, self.chunk_elements // max(1, batch))
         key = (wi, per)
         if key not in self._plans:
@@ -101,13 +105,15 @@ class Emulator:
                     cols = {}
                     for row, (name, fmt) in enumerate(zip(kp.params, kp.param_formats)):
                         cols[name] = params[row, a - start:b - start].astype(_dtype(fmt.width)).reshape(-1, 1)
-                    chunks.append(_Chunk(kp, self._formats[k], win.src[a:b], win.des[a:b], cols,
-                                         incidence(self.program.n_nodes, win.src[a:b], win.des[a:b])))
+                    chunks.append(EdgeChunk(kp, self._formats[k], win.src[a:b], win.des[a:b], cols,
+                                            incidence(self.program.n_nodes, win.src[a:b], win.des[a:b])))
             self._plans[key] = chunks
         return self._plans[key]
 
     # -- one kind's ops on a chunk ------------------------------------------------------------------------
-    def _currents(self, chunk: _Chunk, read: np.ndarray) -> np.ndarray:
+    def chunk_currents(self, chunk: EdgeChunk, read: np.ndarray) -> np.ndarray:
+        """The chunk's edge currents (edges, batch) in its kind's current format, from the read
+        words `read` (N + 1, batch; row 0 is ground), by the kind's lowered ops."""
         kp = chunk.kind
         fmts = chunk.formats
         env = dict(chunk.params)
@@ -226,13 +232,13 @@ class Emulator:
         s = 0
         acc_lo, acc_hi = p.acc.min_raw, p.acc.max_raw
         for wi, win in enumerate(p.windows):
-            plan = self._plan(wi, b)
+            plan = self.edge_chunks(wi, b)
             coef = win.coef.reshape(-1, 1)
             for _ in range(win.steps):
                 s += 1
                 acc = np.zeros((n, b), np.int64)
                 for chunk in plan:
-                    acc += chunk.kcl @ self._currents(chunk, R)
+                    acc += chunk.kcl @ self.chunk_currents(chunk, R)
                 ovf = (acc < acc_lo) | (acc > acc_hi)
                 if ovf.any():  # impossible for a checked program; wrap as the hardware would, and count
                     acc, _ = p.acc.fit_array(acc)

@@ -8,7 +8,10 @@
    `euler_tol` and that satisfies dt <= 2 / rho(J) along the trajectories.
 3. Integer bits: the observed max |v| over every step, times `margin`.
 4. Parameter bits, then read bits, from the target error (precision.py).
-5. The chosen configuration is measured once more: error against float Euler,
+5. The HDL twin's parallelism: `--lanes` / `--units`, else U = 1 and the
+   balanced lane count (config.balanced_lanes), stored for `--target verilog`
+   and the rtl view.
+6. The chosen configuration is measured once more: error against float Euler,
    the derived bound (small circuits), saturations over the whole calibration
    set, sample displacement against dopri5 (generation models) and argmax
    agreement (classifiers).
@@ -26,7 +29,7 @@ from kgen.errors import InputError, expected_found
 
 from .bound import DENSE_NODES, propagate
 from .calibrate import Ranges, StepChoice, choose_step, dopri5_boundaries, integer_bits, observe_ranges
-from .config import QuantConfig
+from .config import MAX_UNITS, QuantConfig, balanced_lanes, check_lanes
 from .interp import Emulator
 from .lower import lower, steps_for
 from .precision import ErrorProbe, Measure, TableCell, accuracy_table, search_param_width, search_read_width, \
@@ -58,8 +61,14 @@ class QuantizeOptions:
     allow_saturation: bool = False
     param_formats: tuple = ()  # (kind, piece, QFormat) fixed by the user
     threads: int | None = None
+    lanes: int | None = None  # the HDL twin's edge lanes (None: balanced against the node count)
+    units: int | None = None  # the HDL twin's update units (None: 1)
 
     def __post_init__(self):
+        if self.lanes is not None:
+            check_lanes(self.lanes)
+        if self.units is not None:
+            check_lanes(self.units, "--units", MAX_UNITS)
         if self.target <= 0 or self.euler_tol <= 0:
             raise InputError(expected_found("target / Euler tolerance", "positive numbers",
                                             f"{self.target}, {self.euler_tol}"))
@@ -108,7 +117,7 @@ class QuantizeResult:
             "direction": "reverse" if self.reverse else "forward", "samples": self.n_samples,
             "dt": self.step.dt, "steps": list(cfg.steps), "dt_met_tolerance": self.step.met,
             "dt_stable": self.step.dt_stable, "read": str(cfg.read), "integrator": str(cfg.integrator),
-            "param_width": cfg.param_width, "vmax": self.ranges.overall,
+            "param_width": cfg.param_width, "vmax": self.ranges.overall, "lanes": cfg.lanes, "units": cfg.units,
             "error_vs_float_euler": {"max": self.final.max, "p99": self.final.p99, "mean": self.final.mean},
             "saturations": self.calibration_saturations, "overflows": self.calibration_overflows,
         }
@@ -164,6 +173,8 @@ def quantize(circuit: Circuit, x: np.ndarray, opts: QuantizeOptions = QuantizeOp
     cfg = with_width(base, int_bits, rw, opts.integrator_width)
     say(f"parameters {pw} bits, read {cfg.read}, integrator {cfg.integrator}")
     program = lower(circuit, cfg, reverse=reverse)
+    cfg = replace(cfg, **twin_parallelism(program, opts))
+    say(f"HDL twin: L = {cfg.lanes} edge lanes, U = {cfg.units} update units")
     final = probe.measure(cfg)
     table = []
     if opts.table:
@@ -212,6 +223,19 @@ def quantize(circuit: Circuit, x: np.ndarray, opts: QuantizeOptions = QuantizeOp
     return QuantizeResult(cfg, program, reverse, len(x), step, ranges, int_bits, param_search, read_search, table,
                           final, bound_max, bound_p99, within, run.total_saturations, run.total_overflows,
                           run.summary(), disp_fixed, disp_euler, agreement, tanh_share, params)
+
+
+def twin_parallelism(program: Program, opts: QuantizeOptions) -> dict:
+    """lanes and units for quant.json: the user's, else U = 1 and the balanced lane count."""
+    edges = [w.n_edges for w in program.windows]
+    units = opts.units or 1
+    if units > program.n_nodes:
+        raise InputError(expected_found("--units", f"at most the node count ({program.n_nodes})", str(units)))
+    lanes = opts.lanes or balanced_lanes(edges, program.n_nodes, units)
+    if lanes > max(edges):
+        raise InputError(expected_found("--lanes", f"at most the largest window's edge count ({max(edges)})",
+                                        str(lanes)))
+    return {"lanes": lanes, "units": units}
 
 
 def probe_final(circuit: Circuit, x: np.ndarray, steps, reverse: bool) -> np.ndarray:

@@ -24,12 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kgen.emulation.config import MAX_LANES, MAX_UNITS, check_lanes  # noqa: F401  (re-exported)
 from kgen.emulation.program import OpCode, Program
 from kgen.errors import InputError, UnsupportedError, expected_found
 
-#: Lane counts the generator accepts (any power of two up to this; the benches use 1, 4, 16).
-MAX_LANES = 64
-MAX_UNITS = 64
 #: Widest value a port or memory word of the core may carry (the integer program keeps 63).
 MAX_WORD_BITS = 63
 #: Limits of the generator: the read copy feeds every lane's multipliers, the integrator is the state word.
@@ -71,11 +69,6 @@ def index_bits(n: int) -> int:
     """Bits to index n things (at least 1)."""
     return max(1, (max(1, n) - 1).bit_length())
 
-
-def check_lanes(value: int, what: str = "--lanes", limit: int = MAX_LANES) -> int:
-    if not isinstance(value, (int, np.integer)) or value < 1 or value > limit or value & (value - 1):
-        raise InputError(expected_found(what, f"a power of two from 1 to {limit}", repr(value)))
-    return int(value)
 
 
 @dataclass(frozen=True)

@@ -60,9 +60,10 @@ def _format(text: str | None, what: str, limit: int) -> QFormat | None:
     return fmt
 
 
-def add_twin_arguments(p: argparse.ArgumentParser, lanes_help: str = "parallel edge lanes L (default 1)") -> None:
+def add_twin_arguments(p: argparse.ArgumentParser,
+                       lanes_help: str = "parallel edge lanes L (default: the model's stored choice, else 1)") -> None:
     p.add_argument("--lanes", type=int, help=lanes_help)
-    p.add_argument("--units", type=int, help="update units U (default 1)")
+    p.add_argument("--units", type=int, help="update units U (default: the model's stored choice, else 1)")
     p.add_argument("--steps", help="Euler steps per window: N or N1,N2,... (default: the model's stored choice)")
     p.add_argument("--read-format", help="read copy format, e.g. s7.11 (default: the model's stored choice)")
     p.add_argument("--integrator-format", help="integrator format, e.g. s7.25 (default: the stored choice)")
@@ -94,9 +95,11 @@ def quant_config(circuit: Circuit, model: str | Path | None, choices: TwinChoice
     return cfg
 
 
-def hdl_config(choices: TwinChoices, debug: bool = True) -> HdlConfig:
-    """Lanes and units from the flags (quant.json holds no HDL choices yet), else 1."""
-    return HdlConfig(lanes=choices.lanes or 1, units=choices.units or 1, storage=choices.storage, debug=debug)
+def hdl_config(choices: TwinChoices, cfg: QuantConfig | None = None, debug: bool = True) -> HdlConfig:
+    """Lanes and units: the flags, else the model's stored `kgen quantize` choice, else 1."""
+    stored_lanes, stored_units = (cfg.lanes, cfg.units) if cfg is not None else (None, None)
+    return HdlConfig(lanes=choices.lanes or stored_lanes or 1, units=choices.units or stored_units or 1,
+                     storage=choices.storage, debug=debug)
 
 
 def twin_program(circuit: Circuit, model: str | Path | None, choices: TwinChoices) -> Program:

@@ -3,7 +3,7 @@
 Writes `kgen_euler.v` (one self-contained module, Amaranth's Verilog back
 end), `kgen_euler.json` (formats, lanes, cycle formula and counts, ports,
 the lowered program and, with `--resources`, Yosys's cell counts). Formats and step counts come from the model's stored
-`kgen quantize` choices, overridden by flags; lanes from `--lanes`. The
+`kgen quantize` choices (formats, steps, lanes, units), overridden by flags. The
 circuit digest is in both the Verilog header and the manifest.
 """
 
@@ -53,7 +53,7 @@ def generate(circuit: Circuit, options: VerilogOptions, folder: Path) -> list[st
     choices = options.choices
     cfg = quant_config(circuit, options.model, choices)
     program = lower(circuit, cfg, reverse=choices.reverse)
-    plan = make_plan(program, hdl_config(choices, debug=options.debug))
+    plan = make_plan(program, hdl_config(choices, cfg, debug=options.debug))
     files = [f"{TOP}.v", f"{TOP}.json"]
     (folder / f"{TOP}.v").write_text(verilog_text(plan))
     doc = manifest(plan)

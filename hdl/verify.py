@@ -142,7 +142,7 @@ def cmd_verify_rtl(argv: list[str], parser_class: type[argparse.ArgumentParser])
     x = _inputs(a.inputs, circuit, a.seed)
     cfg = quant_config(circuit, a.model, choices)
     program = lower(circuit, cfg, reverse=choices.reverse)
-    report = verify_rtl(program, hdl_config(choices), x, sim, a.trace, a.seed, a.stall)
+    report = verify_rtl(program, hdl_config(choices, cfg), x, sim, a.trace, a.seed, a.stall)
     if a.json:
         print(json.dumps(report.as_dict(), sort_keys=True))
         return

@@ -22,17 +22,16 @@ from .plan import HdlConfig, Storage, check_lanes
 from .tools import Sim
 
 
-def _program(circuit: Circuit, opts: RunOptions):
+def _program(circuit: Circuit, opts: RunOptions, debug: bool):
+    """The lowered program and the core's configuration: `--lanes`, else the model's stored
+    `kgen quantize` choice, else 1 lane; the stored update units, else 1."""
     from kgen.emulation.lower import lower
     from kgen.emulation.views import run_config
 
     cfg = run_config(circuit, opts)
-    return lower(circuit, cfg, reverse=bool(opts.get("reverse", False)))
-
-
-def _hdl_config(opts: RunOptions, debug: bool) -> HdlConfig:
-    """`--lanes` (quant.json holds no HDL choices yet), else 1 lane; one update unit."""
-    return HdlConfig(lanes=check_lanes(int(opts.get("lanes") or 1)), units=1, storage=Storage.AUTO, debug=debug)
+    program = lower(circuit, cfg, reverse=bool(opts.get("reverse", False)))
+    lanes = check_lanes(int(opts.get("lanes") or cfg.lanes or 1))
+    return program, HdlConfig(lanes=lanes, units=cfg.units or 1, storage=Storage.AUTO, debug=debug)
 
 
 @register_view("rtl")
@@ -42,9 +41,9 @@ def run_rtl(circuit: Circuit, inputs: np.ndarray, opts: RunOptions) -> np.ndarra
     from .testbench import run_standalone
     from .verify import raw_inputs
 
-    program = _program(circuit, opts)
     trace = getattr(opts, "trace", None)
-    plan = make_plan(program, _hdl_config(opts, debug=bool(trace)))
+    program, config = _program(circuit, opts, debug=bool(trace))
+    plan = make_plan(program, config)
     sim = Sim.parse(opts.get("sim") or "icarus")
     res = run_standalone(plan, raw_inputs(program, inputs), sim, trace=bool(trace))
     print(f"kgen: rtl view: {sim.value}, L={plan.lanes}, {int(res.cycles[0])} cycles per inference, "
@@ -73,8 +72,8 @@ def verify_rtl_boundaries(circuit: Circuit, inputs: np.ndarray, opts: VerifyOpti
     from .testbench import run_standalone
     from .verify import raw_inputs
 
-    program = _program(circuit, RunOptions())
-    plan = make_plan(program, _hdl_config(RunOptions(), debug=True))
+    program, config = _program(circuit, RunOptions(), debug=True)
+    plan = make_plan(program, config)
     res = run_standalone(plan, raw_inputs(program, inputs), Sim.ICARUS, trace=True)
     marks = np.cumsum([0] + [w.steps for w in program.windows])
     states = program.integrator.values(res.states[marks])  # (W + 1, N, B)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kgen.cli import main
-from kgen.emulation.config import MEMBER, load_quant, parse_quant_json
+from kgen.emulation.config import MEMBER, balanced_lanes, load_quant, parse_quant_json
 from kgen.emulation.interp import Emulator
 from kgen.emulation.lower import lower
 from kgen.examples import demo_circuit, random_circuit
@@ -35,6 +35,8 @@ def test_quantize_stores_the_choices_and_writes_the_report(quantized, capsys):
     assert circuit_digest(circuit) == circuit_digest(load_model(model))
     cfg = load_quant(out, circuit_digest(circuit))
     assert cfg is not None and len(cfg.steps) == 3 and cfg.read_feedback
+    program = lower(circuit, cfg)
+    assert cfg.units == 1 and cfg.lanes == balanced_lanes([w.n_edges for w in program.windows], circuit.n_nodes)
     doc = json.loads(read_members(out)[MEMBER])
     rep = doc["report"]
     assert rep["error_vs_float_euler"]["max"] <= 1e-2 and rep["bound"]["measured_within"] is True
@@ -67,9 +69,19 @@ def test_quantize_with_data_and_fixed_widths(quantized, tmp_path):
     np.save(data, np.random.RandomState(0).uniform(-1, 1, (80, 3)))
     out = tmp_path / "w.kgen"
     assert main(["quantize", str(model), "-o", str(out), "--data", str(data), "--read-width", "18",
-                 "--param-width", "16", "--no-table", *FAST[4:]]) == 0
+                 "--param-width", "16", "--no-table", "--lanes", "2", "--units", "2", *FAST[4:]]) == 0
     cfg = load_quant(out, circuit_digest(load_model(out)))
     assert cfg.read.width == 18 and cfg.param_width == 16 and cfg.integrator.width == 32
+    assert (cfg.lanes, cfg.units) == (2, 2)
+
+
+def test_balanced_lanes_follows_the_cycle_formula():
+    # a step costs ceil(E/L) + ceil(N/U) + c: lanes past E / ceil(N/U) buy little
+    assert balanced_lanes([300, 300], 2) == 16  # capped at the widest the benches verify
+    assert balanced_lanes([300, 300], 2, cap=64) == 64
+    assert balanced_lanes([40, 100], 12) == 8  # 100 / 12 = 8.3
+    assert balanced_lanes([40, 100], 12, units=4) == 16  # 100 / 3
+    assert balanced_lanes([5], 9) == 1
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -79,6 +91,9 @@ def test_quantize_with_data_and_fixed_widths(quantized, tmp_path):
     (["--param-format", "ShiftTanh2.w_src=q1.8"], "fixed-point format"),
     (["--dt-candidates", "0.1,-1"], "positive step sizes"),
     (["--samples", "0"], "--samples"),
+    (["--lanes", "3"], "--lanes: expected a power of two from 1 to 64, found 3"),
+    (["--units", "0"], "--units: expected a power of two from 1 to 64, found 0"),
+    (["--lanes", "64"], "--lanes: expected at most the largest window's edge count"),
 ])
 def test_bad_quantize_input_is_one_line_exit_2(quantized, tmp_path, capsys, args, needle):
     _, model, _ = quantized

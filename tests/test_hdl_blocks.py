@@ -142,10 +142,10 @@ def test_kind_datapaths_match_the_model(feedback):
                                       (program.n_nodes, batch - batch // 2))  # tanh's interior, relu's kinks
     seen = set()
     for wi in range(len(program.windows)):
-        for chunk in em._plan(wi, batch):
+        for chunk in em.edge_chunks(wi, batch):
             k = program.kinds.index(chunk.kind)
             seen.add(chunk.kind.kind)
-            want = em._currents(chunk, R)
+            want = em.chunk_currents(chunk, R)
             dut = KindHarness(program, k, depth)
             n = chunk.src.size
             e_idx, b_idx = np.divmod(np.arange(n * batch), batch)
@@ -280,7 +280,7 @@ def test_edge_lane_partial_sums_match_the_model(lanes, units, storage):
     R[1:, 0] = rng.integers(-(4 << program.read.frac_bits), 4 << program.read.frac_bits, program.n_nodes)
     wi, lane_index = 1, 1
     win = program.windows[wi]
-    cur = np.concatenate([em._currents(ch, R)[:, 0] for ch in em._plan(wi, 1)])  # canonical edge order
+    cur = np.concatenate([em.chunk_currents(ch, R)[:, 0] for ch in em.edge_chunks(wi, 1)])  # canonical edge order
     mine = np.arange(win.n_edges) % lanes == lane_index
     want = np.zeros(program.n_nodes + 1, np.int64)
     np.add.at(want, win.des[mine], cur[mine])

@@ -62,6 +62,27 @@ def test_target_verilog_writes_core_and_manifest(model, tmp_path, capsys):
     assert (again / "kgen_euler.v").read_bytes() == (out / "kgen_euler.v").read_bytes()  # deterministic
 
 
+def test_lanes_and_units_default_to_the_models_stored_choice(model, tmp_path):
+    from dataclasses import replace
+
+    from kgen.emulation.config import MEMBER, QuantConfig, quant_json
+    from kgen.modelfile import circuit_digest, load_model, save_model
+
+    circuit = load_model(model)
+    stored = tmp_path / "stored.kgen"
+    cfg = replace(QuantConfig(steps=(6,) * len(circuit.windows)), lanes=4, units=2)
+    save_model(circuit, stored, {MEMBER: quant_json(cfg, circuit_digest(circuit))})
+
+    def plan(*flags):
+        out = tmp_path / f"v{len(flags)}"
+        assert main(["--target", "verilog", str(stored), "-o", str(out), *flags]) == 0
+        return json.loads((out / "kgen_euler.json").read_text())["plan"]
+
+    assert (plan()["lanes"], plan()["update_units"]) == (4, 2)  # quant.json's choice
+    assert (plan("--lanes", "2")["lanes"], plan("--lanes", "2")["update_units"]) == (2, 2)  # the flag wins
+    assert plan("--lanes", "1", "--units", "1")["update_units"] == 1
+
+
 @pytest.mark.parametrize("sim", [Sim.ICARUS, pytest.param(Sim.VERILATOR, marks=pytest.mark.slow)])
 def test_run_rtl_equals_fixed_view(model, inputs, tmp_path, sim, capsys):
     need(sim)
