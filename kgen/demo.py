@@ -41,8 +41,8 @@ def main() -> None:
     for row in y:
         print("   ", "  ".join(f"{v:+.6f}" for v in row))
     analog(model, inputs)
-    fixed(model, inputs)
-    rtl(model, inputs)
+    quantized = fixed(model, inputs)
+    rtl(quantized, inputs)
     print(f"\ndemo finished; files in {OUT}/")
 
 
@@ -60,7 +60,7 @@ def analog(model: str, inputs: Path) -> None:
         step("verify", model, "--view", view, "--inputs", str(inputs), "--plot", str(OUT / f"verify_{view}.png"))
 
 
-def fixed(model: str, inputs: Path) -> None:
+def fixed(model: str, inputs: Path) -> str:
     """The fixed-point twin: choose formats and dt, run bit-exact, compare with float Euler at the same dt."""
     from .emulation.config import load_quant
     from .modelfile import circuit_digest, load_model
@@ -76,19 +76,26 @@ def fixed(model: str, inputs: Path) -> None:
     err = np.abs(np.load(OUT / "outputs_fixed.npy") - np.load(OUT / "outputs_euler.npy")).max()
     print(f"  fixed-point error at the outputs: max |fixed - float Euler| = {err:.3g}")
     step("diff", str(OUT / "trace_fixed.npz"), str(OUT / "trace_euler.npz"))
+    return quantized
 
 
-def rtl(model: str, inputs: Path) -> None:
-    """The digital twin: its Verilog (4 lanes), then the cocotb bench on a few inputs, every step compared."""
+def rtl(quantized: str, inputs: Path) -> None:
+    """The digital twin of the quantized model (its stored formats, steps and lanes): the Verilog,
+    the cocotb bench on a short horizon with every step compared, then whole trajectories
+    from the standalone bench, equal bit for bit to the fixed view."""
     from .hdl.tools import Sim, missing_reason
 
-    step("--target", "verilog", model, "-o", str(OUT / "verilog"), "--steps", "20", "--lanes", "4")
+    step("--target", "verilog", quantized, "-o", str(OUT / "verilog"))
     missing = missing_reason(Sim.ICARUS)
     if missing:
         print(f"\n(skipping kgen verify --view rtl: {missing})")
         return
-    step("verify", model, "--view", "rtl", "--sim", "icarus", "--inputs", str(inputs), "--steps", "20",
-         "--lanes", "4", "--trace")
+    step("verify", quantized, "--view", "rtl", "--sim", "icarus", "--inputs", str(inputs), "--steps", "20", "--trace")
+    step("run", quantized, "--inputs", str(inputs), "-o", str(OUT / "outputs_rtl.npy"), "--view", "rtl")
+    same = np.array_equal(np.load(OUT / "outputs_rtl.npy"), np.load(OUT / "outputs_fixed.npy"))
+    print(f"  rtl view vs fixed view over the whole trajectory: {'bit-identical' if same else 'DIFFERENT'}")
+    if not same:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
