@@ -22,6 +22,7 @@ import argparse
 import enum
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from kgen.circuit import Circuit
 from kgen.errors import CircuitError, InputError, UnsupportedError, expected_found
 
 from .numfmt import check_finite, num
+from .registry import Target
 
 
 @dataclass(frozen=True)
@@ -261,3 +263,23 @@ def setup_text(setup: TransientSetup) -> dict[str, str]:
     return {"stop": num(setup.stop, "stop time"), "maxstep": num(setup.maxstep, "maxstep"),
             "reltol": num(setup.reltol), "vntol": num(setup.vntol), "abstol": num(setup.abstol),
             "chgtol": num(setup.chgtol), "method": setup.method}
+
+
+def analog_target(name: str, description: str, add_arguments, options_from_args, writer) -> Target:
+    """A registry Target for an analog netlist writer `writer(circuit, options, folder, initial,
+    schedule) -> files`: the inputs become initial conditions, `--check` reruns at half the
+    maxstep, and the manifest names the dialect."""
+    def generate(circuit: Circuit, options, folder: Path) -> list[str]:
+        inputs = read_inputs_option(circuit, options.inputs, options.inputs_file)
+        files = writer(circuit, options, folder, initial_states(circuit, inputs), Schedule.full(circuit))
+        if options.check:
+            from .check import check_convergence
+
+            files += check_convergence(circuit, name, options, inputs, folder)
+        return files
+
+    def header(options) -> dict:
+        return {"dialect": options.dialect.value, **options.header()}
+
+    return Target(name=name, description=description, add_arguments=add_arguments,
+                  options_from_args=options_from_args, generate=generate, header=header)

@@ -25,12 +25,10 @@ from kgen.modelfile import circuit_digest
 
 from . import environment
 from .analog import (SPICE_ACCURACY, Accuracy, AnalogOptions, Save, Schedule, add_analog_arguments, analog_from_args,
-                     capacitances, enum_option, header_details, initial_states, read_inputs_option, setup_text,
-                     transient_setup)
+                     analog_target, capacitances, enum_option, header_details, setup_text, transient_setup)
 from .netlist import Element, copy_suffix, elements, kind_identifiers, kinds_in, node_name, safe_title
 from .numfmt import num, operand
 from .printers import DevicePrinter, NgspicePrinter, SpectrePrinter, XycePrinter, spice_format, used_rows
-from .registry import Target
 
 
 class SpiceDialect(enum.Enum):
@@ -158,26 +156,6 @@ def options_from_args(a: argparse.Namespace) -> SpiceOptions:
     return SpiceOptions(dialect=dialect, **analog_from_args(a, runnable=dialect is SpiceDialect.NGSPICE))
 
 
-def generate(circuit: Circuit, options: SpiceOptions, folder: Path) -> list[str]:
-    inputs = read_inputs_option(circuit, options.inputs, options.inputs_file)
-    initial = initial_states(circuit, inputs)
-    files = write_spice(circuit, options, folder, initial, Schedule.full(circuit))
-    if options.check:
-        from .check import check_convergence
-
-        files += check_convergence(circuit, "spice", options, inputs, folder)
-    return files
-
-
-def header(options: SpiceOptions) -> dict:
-    return {"dialect": options.dialect.value, **options.header()}
-
-
-TARGET = Target(
-    name="spice",
-    description="SPICE netlist of B-sources and capacitors (ngspice runnable; xyce, spectre golden text)",
-    add_arguments=add_arguments,
-    options_from_args=options_from_args,
-    generate=generate,
-    header=header,
-)
+TARGET = analog_target(
+    "spice", "SPICE netlist of B-sources and capacitors (ngspice runnable; xyce, spectre golden text)",
+    add_arguments, options_from_args, write_spice)

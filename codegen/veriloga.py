@@ -29,12 +29,10 @@ from kgen.modelfile import circuit_digest
 
 from . import environment
 from .analog import (VERILOGA_ACCURACY, Accuracy, AnalogOptions, Save, Schedule, add_analog_arguments, analog_from_args,
-                     capacitances, enum_option, header_details, initial_states, read_inputs_option, setup_text,
-                     transient_setup)
+                     analog_target, capacitances, enum_option, header_details, setup_text, transient_setup)
 from .netlist import copy_suffix, elements, kind_identifiers, kinds_in, node_name, safe_title
 from .numfmt import num
 from .printers import VerilogAPrinter, device_text, used_params, used_rows
-from .registry import Target
 
 
 class VerilogADialect(enum.Enum):
@@ -188,25 +186,6 @@ def options_from_args(a: argparse.Namespace) -> VerilogAOptions:
     return VerilogAOptions(dialect=dialect, **analog_from_args(a, runnable=dialect is VerilogADialect.VACASK))
 
 
-def generate(circuit: Circuit, options: VerilogAOptions, folder: Path) -> list[str]:
-    inputs = read_inputs_option(circuit, options.inputs, options.inputs_file)
-    files = write_veriloga(circuit, options, folder, initial_states(circuit, inputs), Schedule.full(circuit))
-    if options.check:
-        from .check import check_convergence
-
-        files += check_convergence(circuit, "veriloga", options, inputs, folder)
-    return files
-
-
-def header(options: VerilogAOptions) -> dict:
-    return {"dialect": options.dialect.value, **options.header()}
-
-
-TARGET = Target(
-    name="veriloga",
-    description="Verilog-A device modules and a top-level netlist (VACASK runnable; spectre golden text)",
-    add_arguments=add_arguments,
-    options_from_args=options_from_args,
-    generate=generate,
-    header=header,
-)
+TARGET = analog_target(
+    "veriloga", "Verilog-A device modules and a top-level netlist (VACASK runnable; spectre golden text)",
+    add_arguments, options_from_args, write_veriloga)
