@@ -21,6 +21,9 @@ from kgen.views import RunOptions, register_view
 from .plan import HdlConfig, Storage, check_lanes
 from .tools import Sim
 
+#: Above this many cycles a run in Icarus takes minutes: say that Verilator exists.
+ICARUS_HINT_CYCLES = 500_000
+
 
 def _program(circuit: Circuit, opts: RunOptions, debug: bool):
     """The lowered program and the core's configuration: `--lanes`, else the model's stored
@@ -45,6 +48,10 @@ def run_rtl(circuit: Circuit, inputs: np.ndarray, opts: RunOptions) -> np.ndarra
     program, config = _program(circuit, opts, debug=bool(trace))
     plan = make_plan(program, config)
     sim = Sim.parse(opts.get("sim") or "icarus")
+    cycles = plan.run_cycles() * len(inputs)
+    if sim is Sim.ICARUS and cycles > ICARUS_HINT_CYCLES:
+        print(f"kgen: rtl view: {cycles:,} cycles in Icarus (a few k cycles/s on this core, docs/hdl.md); "
+              "--sim verilator runs them hundreds of times faster", file=sys.stderr)
     res = run_standalone(plan, raw_inputs(program, inputs), sim, trace=bool(trace))
     print(f"kgen: rtl view: {sim.value}, L={plan.lanes}, {int(res.cycles[0])} cycles per inference, "
           f"{res.cycles_per_second:,.0f} cycles/s (build {res.build_seconds:.1f} s)", file=sys.stderr)
