@@ -97,6 +97,26 @@ class TanhTable:
         return self.max_error + 2.0 ** -(self.spec.arg_frac + 1)
 
     @functools.cached_property
+    def segment_error(self) -> np.ndarray:
+        """(segments,) max |table - tanh| over each segment's codes, measured exhaustively like
+        `max_error` (the last segment also covers the clamp beyond x_max); the error bound uses it
+        where an argument is known to lie in a few segments."""
+        s = self.spec
+        per = 1 << s.seg_shift  # codes per segment
+        err = np.empty(s.segments)
+        for lo in range(0, s.segments, 128):  # 128 segments (1M codes) at a time
+            codes = np.arange(lo * per, min(s.segments, lo + 128) * per, dtype=np.int64)
+            y = np.ldexp(self.eval_codes(codes).astype(np.float64), -s.out_frac)
+            e = np.abs(y - np.tanh(np.ldexp(codes.astype(np.float64), -s.arg_frac)))
+            err[lo:lo + len(codes) // per] = e.reshape(-1, per).max(1)
+        last = np.ldexp(float(self.eval_codes(np.array([(s.x_max << s.arg_frac) - 1]))[0]), -s.out_frac)
+        # |z| >= x_max reads the last code: within its error plus tanh' (< 1e-6) x one code of tanh(x_max), or 1 - last
+        err[-1] = max(err[-1] + 1e-12, abs(1.0 - last))
+        err += 1e-15  # float64 tanh
+        err.setflags(write=False)
+        return err
+
+    @functools.cached_property
     def base32(self) -> np.ndarray:
         return self.base.astype(np.int32)
 

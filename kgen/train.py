@@ -66,7 +66,7 @@ def train_classifier(circuit: Circuit, x: np.ndarray, y: np.ndarray, cfg: TrainC
             loss = torch.nn.functional.cross_entropy(model(xt[idx], cfg.solver), yt[idx])
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         if progress:
             progress(epoch + 1, cfg.epochs, total / len(xt))
     return model.to_circuit()
