@@ -49,8 +49,10 @@ def read_raw(path: str | Path) -> Waveforms:
         raise ToolError(expected_found(f"raw file {path}", "real data", "complex data"))
     names = tuple(lines[start + k].split()[1].lower() for k in range(n_vars))
     body = blob[marker + len(b"Binary:\n"):]
-    count = len(body) // (8 * n_vars)
-    n_points = min(n_points, count)  # a run that stopped early leaves fewer points than announced
+    count = len(body) // (8 * n_vars)  # whole points only: a killed writer may leave the last one cut
+    # A run that stopped early leaves fewer points than announced; ngspice announces 0 until the
+    # run ends (it writes the points as it goes and fixes the count last), so 0 means "count them".
+    n_points = count if n_points == 0 else min(n_points, count)
     data = np.frombuffer(body, dtype="<f8", count=n_points * n_vars).reshape(n_points, n_vars)
     return Waveforms(names, data)
 
