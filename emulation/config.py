@@ -37,6 +37,18 @@ def check_lanes(value: int, what: str = "--lanes", limit: int = MAX_LANES) -> in
     return int(value)
 
 
+def check_parallelism(lanes: int, units: int, edges_per_window, n_nodes: int) -> tuple[int, int]:
+    """(lanes, units) checked against the circuit: powers of two, no more lanes than the largest
+    window has edges, no more update units than nodes (the HDL plan and `kgen quantize`)."""
+    lanes, units = check_lanes(lanes), check_lanes(units, "--units", MAX_UNITS)
+    if lanes > max(edges_per_window):
+        raise InputError(expected_found("--lanes", f"at most the largest window's edge count "
+                                        f"({max(edges_per_window)})", str(lanes)))
+    if units > n_nodes:
+        raise InputError(expected_found("--units", f"at most the node count ({n_nodes})", str(units)))
+    return lanes, units
+
+
 def balanced_lanes(edges_per_window, n_nodes: int, units: int = 1, cap: int = AUTO_LANES_CAP) -> int:
     """The lane count `kgen quantize` stores: a step costs ceil(E_w / L) + ceil(N / U) + c
     cycles, so lanes past E_w / ceil(N / U) buy little; the largest power of two at or

@@ -29,7 +29,7 @@ from kgen.errors import InputError, expected_found
 
 from .bound import DENSE_NODES, propagate
 from .calibrate import Ranges, StepChoice, choose_step, dopri5_boundaries, integer_bits, observe_ranges
-from .config import MAX_UNITS, QuantConfig, balanced_lanes, check_lanes
+from .config import MAX_UNITS, QuantConfig, balanced_lanes, check_lanes, check_parallelism
 from .interp import Emulator
 from .lower import lower, steps_for
 from .precision import ErrorProbe, Measure, TableCell, accuracy_table, search_param_width, search_read_width, \
@@ -229,12 +229,8 @@ def twin_parallelism(program: Program, opts: QuantizeOptions) -> dict:
     """lanes and units for quant.json: the user's, else U = 1 and the balanced lane count."""
     edges = [w.n_edges for w in program.windows]
     units = opts.units or 1
-    if units > program.n_nodes:
-        raise InputError(expected_found("--units", f"at most the node count ({program.n_nodes})", str(units)))
     lanes = opts.lanes or balanced_lanes(edges, program.n_nodes, units)
-    if lanes > max(edges):
-        raise InputError(expected_found("--lanes", f"at most the largest window's edge count ({max(edges)})",
-                                        str(lanes)))
+    lanes, units = check_parallelism(lanes, units, edges, program.n_nodes)
     return {"lanes": lanes, "units": units}
 
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kgen.emulation.config import MAX_LANES, MAX_UNITS, check_lanes  # noqa: F401  (re-exported)
+from kgen.emulation.config import check_parallelism
 from kgen.emulation.program import OpCode, Program
-from kgen.errors import InputError, UnsupportedError, expected_found
+from kgen.errors import UnsupportedError, expected_found
 
 #: Widest value a port or memory word of the core may carry (the integer program keeps 63).
 MAX_WORD_BITS = 63
@@ -173,15 +173,9 @@ def _pack(values: list[tuple[int, int]]) -> int:
 def make_plan(program: Program, config: HdlConfig = HdlConfig()) -> Plan:
     from .fixed import hw_width
 
-    lanes = check_lanes(config.lanes)
-    units = check_lanes(config.units, "--units", MAX_UNITS)
-    max_edges = max(w.n_edges for w in program.windows)
-    if lanes > max_edges:
-        raise InputError(expected_found("--lanes", f"at most the largest window's edge count ({max_edges})",
-                                        str(lanes)))
+    lanes, units = check_parallelism(config.lanes, config.units, [w.n_edges for w in program.windows],
+                                     program.n_nodes)
     n = program.n_nodes
-    if units > n:
-        raise InputError(expected_found("--units", f"at most the node count ({n})", str(units)))
     for what, fmt, limit in (("read format", program.read, MAX_READ_BITS),
                              ("integrator format", program.integrator, MAX_STATE_BITS),
                              ("accumulator", program.acc, MAX_WORD_BITS)):

@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kgen.circuit import Circuit
-from kgen.emulation.config import QuantConfig, load_quant
+from kgen.emulation.config import QuantConfig, check_lanes, load_quant
 from kgen.emulation.program import Program
 from kgen.emulation.qformat import QFormat
 from kgen.errors import InputError, expected_found
 
-from .plan import MAX_READ_BITS, MAX_STATE_BITS, HdlConfig, Storage, check_lanes
+from .plan import MAX_READ_BITS, MAX_STATE_BITS, HdlConfig, Storage
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from kgen.circuit import Circuit
 from kgen.verify import Boundaries, VerifyOptions, register_verifier, register_verify_command
 from kgen.views import RunOptions, register_view
 
-from .plan import HdlConfig, Storage, check_lanes
 from .tools import Sim
 
 #: Above this many cycles a run in Icarus takes minutes: say that Verilator exists.
@@ -32,9 +31,10 @@ def _program(circuit: Circuit, opts: RunOptions, debug: bool):
     from kgen.emulation.views import run_config
 
     cfg = run_config(circuit, opts)
+    from .source import TwinChoices, hdl_config
+
     program = lower(circuit, cfg, reverse=bool(opts.get("reverse", False)))
-    lanes = check_lanes(int(opts.get("lanes") or cfg.lanes or 1))
-    return program, HdlConfig(lanes=lanes, units=cfg.units or 1, storage=Storage.AUTO, debug=debug)
+    return program, hdl_config(TwinChoices(lanes=opts.get("lanes")), cfg, debug=debug)
 
 
 @register_view("rtl")
