@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.kgen-installed
 # Debian packages the simulators and flows need (installed when missing and we are root).
 APT_PACKAGES := ngspice iverilog yosys ccache
 
-.PHONY: install system-deps demo test test-fast bench clean
+.PHONY: install system-deps demo test test-fast bench lint-imports clean
 
 install: $(STAMP) system-deps
 
@@ -34,6 +34,9 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -q -n 2 -m "not slow"
+
+lint-imports: install
+	$(PY) tests/layer_view.py
 
 bench: install
 	$(PY) bench/rhs.py

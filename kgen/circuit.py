@@ -9,12 +9,18 @@ per parameter row (padded with zeros up to the widest kind in the circuit).
 from __future__ import annotations
 
 import enum
+import functools
+import io
+import json
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .devices import DEVICE_KINDS, device_kind
 from .errors import CircuitError, expected_found
+from .fsutil import sha256_hex
+from .solver import Solver
 
 
 class ModelTask(enum.Enum):
@@ -33,14 +39,11 @@ class NodeRole(enum.Enum):
     INPUT_OUTPUT = "input+output"
 
 
-@dataclass(frozen=True)
-class SolverDefaults:
-    """How the model was meant to be solved (taken from the training config)."""
+class Fill(enum.Enum):
+    """How data narrower than the first window's input nodes fills them (the original's `fill`)."""
 
-    method: str = "dopri5"
-    rtol: float = 1e-6
-    atol: float = 1e-6
-    dtype: str = "float32"
+    ZEROS = "zeros"  # the data drives the first nodes; the rest start at 0 V
+    REPEAT = "repeat"  # the data is tiled over the input nodes: node k gets column k mod width
 
 
 def _frozen(array, dtype) -> np.ndarray:
@@ -82,7 +85,9 @@ class Circuit:
     outputs: tuple[int, ...]  # node indices, in output-vector order
     task: ModelTask = ModelTask.GENERIC
     name: str = "circuit"
-    defaults: SolverDefaults = field(default_factory=SolverDefaults)
+    defaults: Solver = field(default_factory=Solver)
+    fill: Fill = Fill.ZEROS
+    data_width: int | None = None  # fill REPEAT: the data's width (below the input count)
 
     def __post_init__(self):
         object.__setattr__(self, "n_nodes", int(self.n_nodes))
@@ -95,6 +100,9 @@ class Circuit:
         object.__setattr__(self, "inputs", tuple(int(i) for i in self.inputs))
         object.__setattr__(self, "outputs", tuple(int(i) for i in self.outputs))
         object.__setattr__(self, "task", ModelTask(self.task))
+        object.__setattr__(self, "fill", Fill(self.fill))
+        if self.data_width is not None:
+            object.__setattr__(self, "data_width", int(self.data_width))
         self._validate()
 
     # -- validation -------------------------------------------------------
@@ -160,11 +168,28 @@ class Circuit:
             if len(set(nodes)) != len(nodes) or min(nodes) < 1 or max(nodes) > n:
                 raise CircuitError(expected_found(label, f"distinct node indices in 1..{n}",
                                                   f"{min(nodes)}..{max(nodes)} ({len(nodes)} given)"))
+        if self.fill is Fill.REPEAT:
+            if self.data_width is None or not 1 <= self.data_width <= len(self.inputs):
+                raise CircuitError(expected_found("data width under fill: repeat",
+                                                  f"1..{len(self.inputs)} (the input nodes)", repr(self.data_width)))
+        elif self.data_width is not None and self.data_width != len(self.inputs):
+            raise CircuitError(expected_found("data width under fill: zeros",
+                                              f"the input node count {len(self.inputs)}", repr(self.data_width)))
 
     # -- derived views ------------------------------------------------------
     @property
     def n_edges(self) -> int:
         return int(self.src.shape[0])
+
+    @property
+    def n_data(self) -> int:
+        """The width of the data a run takes: the input count, or the narrower tiled width (fill: repeat)."""
+        return self.data_width if self.fill is Fill.REPEAT else len(self.inputs)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """SHA-256 of the canonical serialisation, computed once: names the circuit in every file."""
+        return circuit_digest(self)
 
     @property
     def param_rows(self) -> int:
@@ -198,3 +223,65 @@ class Circuit:
         win = self.windows[w]
         sel = self.edge_kind[win.edges] == kind
         return win.edges[sel], win.params[: DEVICE_KINDS[self.kinds[kind]].n_rows, sel]
+
+
+# -- the canonical serialisation (the model file's circuit.json and params.npz, and the digest) ----------
+
+SCHEMA = "kgen.circuit/1"
+
+
+def _zip_stored(members: list[tuple[str, bytes]]) -> bytes:
+    """An uncompressed zip with fixed timestamps and permissions (byte-identical for the same members)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)
+    return buf.getvalue()
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _arrays(c: Circuit) -> list[tuple[str, np.ndarray]]:
+    out = [("capacitance", c.capacitance), ("src", c.src), ("des", c.des), ("edge_kind", c.edge_kind),
+           ("inputs", np.asarray(c.inputs, np.int64)), ("outputs", np.asarray(c.outputs, np.int64))]
+    for w, win in enumerate(c.windows):
+        out += [(f"window{w}_edges", win.edges), (f"window{w}_params", win.params)]
+    return out
+
+
+def _structure(c: Circuit) -> dict:
+    out = {
+        "schema": SCHEMA,
+        "name": c.name,
+        "task": c.task.value,
+        "n_nodes": c.n_nodes,
+        "n_edges": c.n_edges,
+        "kinds": list(c.kinds),
+        "windows": [{"t_start": w.t_start, "t_end": w.t_end, "n_edges": int(w.edges.shape[0])} for w in c.windows],
+        "defaults": c.defaults.to_dict(),
+    }
+    if c.fill is Fill.REPEAT:  # only then: the digests of every other circuit stay as they were
+        out["fill"] = c.fill.value
+        out["data_width"] = c.data_width
+    return out
+
+
+def serialize(c: Circuit) -> tuple[bytes, bytes]:
+    """The canonical (circuit.json, params.npz) bytes of a circuit."""
+    structure = (json.dumps(_structure(c), indent=1, sort_keys=True) + "\n").encode()
+    params = _zip_stored([(f"{name}.npy", _npy_bytes(a)) for name, a in _arrays(c)])
+    return structure, params
+
+
+def circuit_digest(c: Circuit) -> str:
+    """SHA-256 of the canonical serialisation: names the circuit in every generated file."""
+    structure, params = serialize(c)
+    return sha256_hex(structure + b"\0" + params)

@@ -1,4 +1,4 @@
-"""The kgen command line.
+"""The kgen command line: thin wrappers over the Python API and the plugin registries.
 
 Two shapes share one entry point:
 
@@ -6,47 +6,68 @@ Two shapes share one entry point:
     kgen VERB ...                                   import, run, eval, info, ...
 
 argparse subparsers alone would read MODEL as a verb, so the first word is
-dispatched by hand. Every KgenError becomes one line on stderr and exit 2;
-`--debug` shows the traceback instead. Heavy modules (torch, amaranth,
-cocotb) are imported inside the commands, so `kgen --help` starts fast.
+dispatched by hand. A view's or target's own flags come from its options
+dataclass (`kgen run --view V --help`, `kgen --target T --help` list them).
+Every KgenError becomes one line on stderr and exit 2; `--debug` shows the
+traceback instead. Heavy modules (torch, amaranth, cocotb) are imported inside
+the commands, so `kgen --help` starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import traceback
 
 from . import __version__
 from .errors import InputError, KgenError, expected_found
 
-VERBS = {
+CORE_VERBS = {
     "import": "convert an original config.yaml + model.pth to a kgen model file",
     "run": "run a model on inputs and write its outputs",
     "eval": "score a model on its task (held-out NLL, density loss, accuracy)",
     "info": "print nodes, edges, device kinds, parameters and the digest",
     "example": "write the bundled example circuit as a model file",
     "train": "train a KirchhoffNet (digits classifier or a 2-D flow) and write the model file",
-    "verify": "compare a view (spice, veriloga, ...) with the float reference at every window boundary",
-    "quantize": "choose fixed-point formats and Euler steps; store them in the model, write a report",
+    "verify": "compare a view (spice, veriloga, rtl, ...) with its reference",
     "diff": "compare two traces; name the first diverging step and node and the cause",
 }
 
-OVERVIEW = f"""usage: kgen [--debug] --target TARGET MODEL -o DIR [target options]
-       kgen [--debug] VERB [options]
 
-kgen {__version__}: turn a trained KirchhoffNet into hardware.
+def _plugin_commands() -> list[str]:
+    from .plugins import COMMANDS as registry
 
-MODEL is a kgen model file or a folder holding an original config.yaml + model.pth.
+    return [n for n in registry.names() if n not in CORE_VERBS]
 
-verbs:
-""" + "".join(f"  {verb:<9} {text}\n" for verb, text in VERBS.items()) + """
-code generation:
-  kgen --target TARGET --help   lists a target's options
 
-Run `kgen VERB --help` for a verb's options.
-"""
+def verbs() -> list[str]:
+    """Every verb: kgen's own, then the ones packages add (entry points `kgen.commands`)."""
+    return list(CORE_VERBS) + _plugin_commands()
+
+
+def __getattr__(name):
+    if name == "COMMANDS":  # the verbs, for callers that list them
+        return {v: _dispatch_table().get(v) for v in verbs()}
+    raise AttributeError(name)
+
+
+def _overview() -> str:
+    from .plugins import COMMANDS as registry
+    from .plugins import TARGETS, VIEWS
+
+    lines = [f"usage: kgen [--debug] --target TARGET MODEL -o DIR [target options]",
+             "       kgen [--debug] VERB [options]", "",
+             f"kgen {__version__}: turn a trained KirchhoffNet into hardware.", "",
+             "MODEL is a kgen model file or a folder holding an original config.yaml + model.pth.", "", "verbs:"]
+    for verb, text in CORE_VERBS.items():
+        lines.append(f"  {verb:<9} {text}")
+    for verb in _plugin_commands():
+        lines.append(f"  {verb:<9} {registry.get(verb).description}")
+    lines += ["", "targets (kgen --target TARGET --help lists a target's options):",
+              "  " + ", ".join(TARGETS.names()), "",
+              "views (kgen run --view VIEW --help lists a view's options):", "  " + ", ".join(VIEWS.names()), "",
+              "Run `kgen VERB --help` for a verb's options."]
+    return "\n".join(lines) + "\n"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,74 +81,106 @@ def _progress(done: int, total: int) -> None:
     print(f"\r  {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
+def _pre(argv: list[str], flag: str, default: str | None = None) -> str | None:
+    """The value of one flag before the full parse (it decides which plugin's flags exist)."""
+    pre = _Parser(add_help=False)
+    pre.add_argument(flag, default=default)
+    known, _ = pre.parse_known_args(argv)
+    return getattr(known, flag.lstrip("-").replace("-", "_"))
+
+
+def _refuse_foreign_flags(argv: list[str], parser: argparse.ArgumentParser, chosen: str) -> None:
+    """A flag another view takes, given to this one: name the views it belongs to (one line)."""
+    known = {s for a in parser._actions for s in a.option_strings}
+    flags = [a.split("=", 1)[0] for a in argv if a.startswith("--") and a.split("=", 1)[0] not in known]
+    if not flags:
+        return
+    from .options import describe
+    from .plugins import VIEWS
+
+    for flag in flags:
+        owners = []
+        for name in VIEWS.names():
+            try:
+                if flag in describe(VIEWS.get(name).Options):
+                    owners.append(name)
+            except KgenError:
+                continue
+        if owners:
+            raise InputError(expected_found(flag, f"the {' or '.join(owners)} view", f"--view {chosen}"))
+
+
+def _load(path: str):
+    from .modelfile import load_model
+
+    return load_model(path)
+
+
 # -- verbs -------------------------------------------------------------------
 
 def cmd_import(argv):
-    p = _Parser(prog="kgen import", description=VERBS["import"])
+    p = _Parser(prog="kgen import", description=CORE_VERBS["import"])
     p.add_argument("config", help="the original config.yaml")
     p.add_argument("pth", help="the original model.pth")
     p.add_argument("-o", "--output", required=True, help="model file to write")
     a = p.parse_args(argv)
-    from .modelfile import save_model
+    from .modelfile import Model
     from .original import import_original
 
     circuit = import_original(a.config, a.pth)
-    digest = save_model(circuit, a.output)
+    digest = Model(circuit).save(a.output)
     print(f"imported {circuit.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges, "
           f"{len(circuit.windows)} windows, {circuit.n_parameters()} parameters -> {a.output} ({digest[:12]})")
 
 
-def _load(model: str):
-    from .original import load_any
+def _record_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--trace", metavar="T.npz", help=f"write the {what} trace to this .npz (every step or simulator "
+                                                    "time point)")
+    p.add_argument("--record", choices=("boundaries", "steps"),
+                   help="states the trace keeps: the window boundaries (default) or every step / time point "
+                        "(default with --trace)")
 
-    return load_any(model)
+
+def _record(a):
+    from .views import Record
+
+    if a.record:
+        return Record(a.record)
+    return Record.STEPS if a.trace else Record.BOUNDARIES
 
 
 def cmd_run(argv):
-    from .views import view_names
+    from .options import add_arguments, options_from_args
+    from .plugins import VIEWS
 
-    p = _Parser(prog="kgen run", description=VERBS["run"])
-    p.add_argument("model")
+    name = _pre(argv, "--view", "float")
+    view = VIEWS.get(name)
+    p = _Parser(prog="kgen run", description=CORE_VERBS["run"] + f" ({view.name} view: {view.description})")
+    p.add_argument("model", help="kgen model file or original checkpoint folder")
     p.add_argument("--inputs", required=True, help="(batch, n_inputs) .npy array")
     p.add_argument("-o", "--output", required=True, help="(batch, n_outputs) .npy array to write")
-    p.add_argument("--view", default="float", help="one of: " + ", ".join(view_names()))
-    p.add_argument("--method", help="ODE solver (float view): dopri5, euler, rk4, ... (default: the model's)")
-    p.add_argument("--rtol", type=float)
-    p.add_argument("--atol", type=float)
-    p.add_argument("--steps", type=int, help="steps per window for fixed-step methods")
-    p.add_argument("--dtype", choices=("float32", "float64"))
-    p.add_argument("--trace", help="write every step's node voltages to this .npz (float and fixed views)")
-    p.add_argument("--reverse", action="store_true",
-                   help="integrate from the last window back to the first (flow models: noise -> samples); "
-                        "float and fixed views")
-    p.add_argument("--sim", choices=("icarus", "verilator"), help="rtl view: the simulator (default icarus)")
-    p.add_argument("--lanes", type=int, help="rtl view: parallel edge lanes (default: the model's choice, else 1)")
-    p.add_argument("--chained", action="store_true", help="spice and veriloga views: one transient per window")
+    p.add_argument("--view", default="float", help="one of: " + ", ".join(VIEWS.names()) + " (default float)")
+    _record_arguments(p, "view's")
+    add_arguments(p, view.Options)
+    _refuse_foreign_flags(argv, p, name)
     a = p.parse_args(argv)
     from .arrays import read_inputs, write_array
-    from .views import RunOptions, get_view
+    from .trace import write_trace
+    from .views import run_view
 
-    view = get_view(a.view)
-    circuit = _load(a.model)
-    x = read_inputs(a.inputs, len(circuit.inputs))
-    if a.steps is not None and a.steps < 1:
-        raise InputError(expected_found("--steps", "a positive step count", str(a.steps)))
-    if (a.trace or a.reverse) and a.view not in ("float", "fixed", "rtl"):
-        raise InputError(expected_found("--trace / --reverse", "the float, fixed or rtl view", f"--view {a.view}"))
-    if (a.sim or a.lanes) and a.view != "rtl":
-        raise InputError(expected_found("--sim / --lanes", "the rtl view", f"--view {a.view}"))
-    if a.chained and a.view not in ("spice", "veriloga"):
-        raise InputError(expected_found("--chained", "the spice or veriloga view", f"--view {a.view}"))
-    opts = RunOptions(method=a.method, rtol=a.rtol, atol=a.atol, dtype=a.dtype, trace=a.trace,
-                      extra=(("steps_per_window", a.steps), ("reverse", a.reverse), ("model_path", a.model),
-                             ("sim", a.sim), ("lanes", a.lanes), ("chained", a.chained)))
-    y = view(circuit, x, opts)
+    options = options_from_args(view.Options, a)
+    model = _load(a.model)
+    x = read_inputs(a.inputs, model.circuit.n_data)
+    trace = run_view(view, model, x, options, _record(a))
+    y = model.outputs(trace)
     write_array(a.output, y)
-    print(f"ran {circuit.name} ({a.view} view) on {x.shape[0]} inputs -> {a.output} {tuple(y.shape)}")
+    if a.trace:
+        write_trace(a.trace, trace)
+    print(f"ran {model.name} ({view.name} view) on {x.shape[0]} inputs -> {a.output} {tuple(y.shape)}")
 
 
 def cmd_eval(argv):
-    p = _Parser(prog="kgen eval", description=VERBS["eval"])
+    p = _Parser(prog="kgen eval", description=CORE_VERBS["eval"])
     p.add_argument("model")
     p.add_argument("--task", required=True, help="twomoon, 8gaussians, pinwheel, swissroll, circle, 2spirals, "
                                                  "potential1, potential2, mnist, digits")
@@ -139,10 +192,11 @@ def cmd_eval(argv):
     a = p.parse_args(argv)
     from .datasets import read_idx
     from .evaluate import evaluate
+    from .jsontext import dumps
 
     if a.samples < 1:
         raise InputError(expected_found("--samples", "a positive count", str(a.samples)))
-    circuit = _load(a.model)
+    circuit = _load(a.model).circuit
     images = labels = None
     if a.images or a.labels:
         if not (a.images and a.labels):
@@ -153,20 +207,20 @@ def cmd_eval(argv):
             raise InputError(expected_found("MNIST labels", f"{len(images)} labels", str(len(labels))))
     res = evaluate(circuit, a.task, a.samples, a.seed, images, labels, progress=_progress)
     if a.json:
-        print(json.dumps(res.as_dict(), sort_keys=True))
+        print(dumps(res.as_dict()))
     else:
         extra = "".join(f", {k} {v:.4g}" for k, v in res.extra.items())
         print(f"{circuit.name} on {res.task}: {res.metric} {res.value:.4f} over {res.n_samples} samples{extra}")
 
 
-def info_dict(circuit) -> dict:
+def info_dict(model) -> dict:
     import numpy as np
 
     from .devices import DEVICE_KINDS
-    from .modelfile import circuit_digest
 
+    circuit = model.circuit
     windows = []
-    for w, win in enumerate(circuit.windows):
+    for win in circuit.windows:
         kinds = circuit.edge_kind[win.edges]
         per_kind = {}
         for k, name in enumerate(circuit.kinds):
@@ -177,27 +231,32 @@ def info_dict(circuit) -> dict:
                                   "param_max": float(vals.max())}
         windows.append({"t_start": win.t_start, "t_end": win.t_end, "edges": int(win.edges.size), "kinds": per_kind})
     return {
-        "name": circuit.name, "task": circuit.task.value, "digest": circuit_digest(circuit),
+        "name": circuit.name, "task": circuit.task.value, "digest": model.digest,
         "nodes": circuit.n_nodes, "edges": circuit.n_edges, "inputs": len(circuit.inputs),
+        "data_width": circuit.n_data, "fill": circuit.fill.value,
         "outputs": len(circuit.outputs), "parameters": circuit.n_parameters(), "kinds": list(circuit.kinds),
         "capacitance": {"min": float(np.min(circuit.capacitance)), "max": float(np.max(circuit.capacitance))},
         "windows": windows,
-        "defaults": {"method": circuit.defaults.method, "rtol": circuit.defaults.rtol,
-                     "atol": circuit.defaults.atol, "dtype": circuit.defaults.dtype},
+        "defaults": circuit.defaults.to_dict(),
+        "quantized": model.quant is not None,
+        "hdl": model.hdl.to_dict() if model.hdl is not None else None,
     }
 
 
 def cmd_info(argv):
-    p = _Parser(prog="kgen info", description=VERBS["info"])
-    p.add_argument("model")
-    p.add_argument("--json", action="store_true")
+    p = _Parser(prog="kgen info", description=CORE_VERBS["info"])
+    p.add_argument("model", help="kgen model file or original checkpoint folder")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
     a = p.parse_args(argv)
+    from .jsontext import dumps
+
     d = info_dict(_load(a.model))
     if a.json:
-        print(json.dumps(d, indent=2, sort_keys=True))
+        print(dumps(d, indent=2))
         return
     print(f"{d['name']} ({d['task']})  digest {d['digest']}")
-    print(f"  nodes {d['nodes']} (inputs {d['inputs']}, outputs {d['outputs']}), edges {d['edges']}, "
+    fill = f"; data width {d['data_width']} tiled (fill: repeat)" if d["fill"] == "repeat" else ""
+    print(f"  nodes {d['nodes']} (inputs {d['inputs']}{fill}, outputs {d['outputs']}), edges {d['edges']}, "
           f"parameters {d['parameters']}, capacitance {d['capacitance']['min']:g}..{d['capacitance']['max']:g}")
     print(f"  solver default: {d['defaults']['method']} rtol {d['defaults']['rtol']:g} atol {d['defaults']['atol']:g}")
     for w, win in enumerate(d["windows"]):
@@ -207,27 +266,96 @@ def cmd_info(argv):
 
 
 def cmd_example(argv):
-    p = _Parser(prog="kgen example", description=VERBS["example"])
-    p.add_argument("-o", "--output", required=True)
+    p = _Parser(prog="kgen example", description=CORE_VERBS["example"])
+    p.add_argument("-o", "--output", required=True, help="model file to write")
     p.add_argument("--seed", type=int, help="a random circuit of this seed instead of the demo circuit")
     a = p.parse_args(argv)
     from .examples import demo_circuit, random_circuit
-    from .modelfile import save_model
+    from .modelfile import Model
 
     circuit = demo_circuit() if a.seed is None else random_circuit(a.seed)
-    digest = save_model(circuit, a.output)
+    digest = Model(circuit).save(a.output)
     print(f"wrote {circuit.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges, {len(circuit.windows)} windows, "
           f"kinds {', '.join(circuit.kinds)} -> {a.output} ({digest[:12]})")
 
 
 def cmd_verify(argv):
-    from .verify import cmd_verify as run_verify
+    from .options import add_arguments, options_from_args
+    from .plugins import VIEWS
 
-    run_verify(argv, _Parser)
+    name = _pre(argv, "--view")
+    if name is None:
+        raise InputError("kgen verify: the following arguments are required: --view")
+    view = VIEWS.get(name)
+    p = _Parser(prog="kgen verify", description="compare a view's trace with its reference's "
+                                                f"({view.name} view: {view.description})")
+    p.add_argument("model", help="kgen model file or original checkpoint folder")
+    p.add_argument("--view", required=True, help="one of: " + ", ".join(VIEWS.names()))
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--inputs", help="(batch, n_inputs) .npy inputs")
+    src.add_argument("--samples", type=int, help="this many standard normal inputs (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --samples (default 0)")
+    p.add_argument("--tol", type=float, help="maximum absolute error accepted (default 1e-4 against the float "
+                                             "reference; the derived one against another view: bit-exact words "
+                                             "for the RTL)")
+    p.add_argument("--plot", help="write an overlay of reference vs view trajectories (first input) to this file")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    _record_arguments(p, "view's")
+    add_arguments(p, view.Options)
+    _refuse_foreign_flags(argv, p, name)
+    a = p.parse_args(argv)
+    import math
+
+    from .arrays import read_inputs
+    from .jsontext import dumps
+    from .trace import write_trace
+    from .verify import VerifyMismatch, plot_overlay, verify, verify_inputs
+    from .views import Record
+
+    if a.samples is not None and a.samples < 1:
+        raise InputError(expected_found("--samples", "a positive count", str(a.samples)))
+    if a.tol is not None and not (a.tol > 0 and math.isfinite(a.tol)):
+        raise InputError(expected_found("--tol", "a finite positive number", str(a.tol)))
+    if a.plot and "." in a.plot and a.plot.rsplit(".", 1)[-1].lower() not in ("png", "pdf", "svg"):
+        raise InputError(expected_found("--plot", "a .png, .pdf or .svg file name", repr(a.plot)))
+    options = options_from_args(view.Options, a)
+    model = _load(a.model)
+    x = read_inputs(a.inputs, model.circuit.n_data) if a.inputs else verify_inputs(model, None, a.samples or 16,
+                                                                                   a.seed)
+    record = Record.STEPS if a.plot else _record(a)
+    res = verify(model, view, x, options, a.tol, record)
+    report = res.report
+    if a.plot:
+        plot_overlay(a.plot, model, view.name, res.reference, res.trace)
+    if a.trace:
+        write_trace(a.trace, res.trace)
+    ref_name = "float reference" if report.reference.startswith("float64") else report.reference
+    if a.json:
+        print(dumps(report.as_dict()))
+    else:
+        print(f"{report.circuit}: {view.name} vs {ref_name} over {report.inputs} inputs "
+              f"at {len(report.boundaries)} window boundaries ({report.compared_steps} states compared)")
+        print(f"  view:      {report.simulator}")
+        print(f"  reference: {report.reference}")
+        print("  max |error| per boundary: " + ", ".join(
+            f"t={t:g}: {e:.3g}" for t, e in zip(report.boundaries, report.max_per_boundary)))
+        print(f"  max |error| {report.max_abs_error:.3g} V, mean |error| {report.mean_abs_error:.3g} V "
+              f"({report.tolerance_text})")
+        for key, value in sorted(report.details.items()):
+            print(f"  {key.replace('_', ' ')}: {value}")
+        if report.argmax_agreement is not None:
+            print(f"  argmax agreement {report.argmax_agreement:.4f}")
+        if a.plot:
+            print(f"  plot: {a.plot}")
+        print(f"  {'passed' if report.passed else 'FAILED: ' + str(report.first_divergence)}")
+    if not report.passed:
+        tol = f"max |error| <= {report.tolerance:g}" if report.tolerance is not None else report.tolerance_text
+        raise VerifyMismatch(expected_found(f"{view.name} vs {ref_name}", tol,
+                                            f"{report.max_abs_error:.3g}"))
 
 
 def cmd_train(argv):
-    p = _Parser(prog="kgen train", description=VERBS["train"])
+    p = _Parser(prog="kgen train", description=CORE_VERBS["train"])
     p.add_argument("--task", required=True, help="digits, or a 2-D flow: twomoon, 8gaussians, pinwheel, swissroll, "
                                                  "circle, 2spirals")
     p.add_argument("-o", "--output", required=True)
@@ -238,8 +366,8 @@ def cmd_train(argv):
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     from .datasets import TOY_SETS, digits, toy_samples
-    from .modelfile import save_model
-    from .model import SolverOptions
+    from .modelfile import Model
+    from .solver import Solver
     from .train import TrainConfig, digits_circuit, toy_flow_circuit, train_classifier, train_flow
 
     def report(step, total, loss):
@@ -251,52 +379,91 @@ def cmd_train(argv):
         circuit = train_classifier(digits_circuit(a.seed), x, y, cfg, report)
     elif a.task in TOY_SETS:
         cfg = TrainConfig(lr=a.lr or 5e-3, batch_size=a.batch_size or 512, seed=a.seed,
-                          solver=SolverOptions(method="rk4", steps_per_window=8, dtype="float32"))
+                          solver=Solver(method="rk4", steps=8, dtype="float32"))
         circuit = train_flow(toy_flow_circuit(a.task, a.seed),
                              lambda n, it: toy_samples(a.task, n, seed=a.seed * 1_000_003 + it + 1),
                              cfg, a.iterations, report)
     else:
         raise InputError(expected_found("--task", "digits or one of " + ", ".join(TOY_SETS), repr(a.task)))
-    digest = save_model(circuit, a.output)
+    digest = Model(circuit).save(a.output)
     print(f"trained {circuit.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges -> {a.output} ({digest[:12]})")
 
 
-def cmd_quantize(argv):
-    from .emulation.cli import quantize_command
-
-    quantize_command(argv, _Parser, VERBS["quantize"])
-
-
 def cmd_diff(argv):
-    from .emulation.cli import diff_command
+    p = _Parser(prog="kgen diff", description=CORE_VERBS["diff"])
+    p.add_argument("trace_a")
+    p.add_argument("trace_b")
+    p.add_argument("--atol", type=float, help="absolute tolerance (default: the traces' derived bound, bits for "
+                                              "two fixed-point traces of the same formats)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON document")
+    a = p.parse_args(argv)
+    from .compare import diff
+    from .jsontext import dumps
+    from .trace import read_trace
 
-    diff_command(argv, _Parser, VERBS["diff"])
-
-
-COMMANDS = {"import": cmd_import, "run": cmd_run, "eval": cmd_eval, "info": cmd_info, "example": cmd_example,
-            "verify": cmd_verify, "train": cmd_train, "quantize": cmd_quantize, "diff": cmd_diff}
+    if a.atol is not None and a.atol < 0:
+        raise InputError(expected_found("--atol", "a non-negative tolerance", str(a.atol)))
+    res = diff(read_trace(a.trace_a), read_trace(a.trace_b), a.atol)
+    if a.json:
+        print(dumps(dict(res.__dict__, diverged=res.diverged)))
+    else:
+        print(res.summary())
+    if res.diverged:
+        raise SystemExit(1)
 
 
 def cmd_codegen(argv):
-    from .codegen_cli import run_codegen
+    from .options import add_arguments, options_from_args
+    from .plugins import TARGETS
 
-    run_codegen(argv, _Parser)
+    target = TARGETS.get(_pre(argv, "--target"))
+    p = _Parser(prog=f"kgen --target {target.name}", description=target.description)
+    p.add_argument("--target", required=True, help="one of: " + ", ".join(TARGETS.names()))
+    p.add_argument("model", help="kgen model file or original checkpoint folder")
+    p.add_argument("-o", "--output", required=True, help="output directory (created; replaced if kgen wrote it)")
+    add_arguments(p, target.Options)
+    a = p.parse_args(argv)
+    options = options_from_args(target.Options, a)
+    model = _load(a.model)
+    manifest = target.write(model, a.output, options)
+    print(f"wrote {len(manifest.files)} files for {model.name} ({target.name}) to {a.output}")
+
+
+def _plugin_command(name: str):
+    def run(argv):
+        from .plugins import COMMANDS as registry
+
+        cmd = registry.get(name)
+        p = _Parser(prog=f"kgen {name}", description=cmd.description)
+        cmd.add_arguments(p)
+        rc = cmd.main(p.parse_args(argv))
+        if rc:
+            raise SystemExit(rc)
+    return run
+
+
+def _dispatch_table() -> dict:
+    table = {"import": cmd_import, "run": cmd_run, "eval": cmd_eval, "info": cmd_info, "example": cmd_example,
+             "train": cmd_train, "verify": cmd_verify, "diff": cmd_diff}
+    for name in _plugin_commands():
+        table[name] = _plugin_command(name)
+    return table
 
 
 def dispatch(argv: list[str]) -> None:
     if not argv or argv[0] in ("-h", "--help"):
-        print(OVERVIEW, end="")
+        print(_overview(), end="")
         return
     if argv[0] == "--version":
         print(f"kgen {__version__}")
         return
-    if argv[0] in COMMANDS:
-        COMMANDS[argv[0]](argv[1:])
+    if argv[0] in CORE_VERBS or (not argv[0].startswith("-") and argv[0] in _plugin_commands()):
+        _dispatch_table()[argv[0]](argv[1:])
         return
     if any(a == "--target" or a.startswith("--target=") for a in argv):
         cmd_codegen(argv)
         return
-    raise InputError(expected_found("command", "a verb (" + ", ".join(COMMANDS) + ") or --target TARGET MODEL -o DIR",
+    raise InputError(expected_found("command", "a verb (" + ", ".join(verbs()) + ") or --target TARGET MODEL -o DIR",
                                     repr(argv[0])))
 
 

@@ -48,12 +48,13 @@ def main() -> None:
 
 def analog(model: str, inputs: Path) -> None:
     """Both analog targets, then each verified in its simulator (skipped, with the reason, if missing)."""
-    from .codegen.tools import Tool, missing_reason
+    from .codegen.tools import NGSPICE, OPENVAF, VACASK
+    from .tools import missing_reason
 
     step("--target", "spice", model, "-o", str(OUT / "spice"), "--inputs", str(inputs))
     step("--target", "veriloga", model, "-o", str(OUT / "veriloga"), "--inputs", str(inputs))
-    for view, tools in (("spice", (Tool.NGSPICE,)), ("veriloga", (Tool.VACASK, Tool.OPENVAF))):
-        missing = next((m for m in map(missing_reason, tools) if m), None)
+    for view, tools in (("spice", (NGSPICE,)), ("veriloga", (VACASK, OPENVAF))):
+        missing = missing_reason(*tools)
         if missing:
             print(f"\n(skipping kgen verify --view {view}: {missing})")
             continue
@@ -62,13 +63,12 @@ def analog(model: str, inputs: Path) -> None:
 
 def fixed(model: str, inputs: Path) -> str:
     """The fixed-point twin: choose formats and dt, run bit-exact, compare with float Euler at the same dt."""
-    from .emulation.config import load_quant
-    from .modelfile import circuit_digest, load_model
+    from .modelfile import load_model
 
     quantized = str(OUT / "demo_q.kgen")
     step("quantize", model, "-o", quantized, "--samples", "300", "--ref-samples", "64", "--eval-samples", "64",
          "--table-samples", "16")
-    steps = load_quant(quantized, circuit_digest(load_model(quantized))).steps
+    steps = load_model(quantized).quant.steps
     step("run", quantized, "--inputs", str(inputs), "-o", str(OUT / "outputs_fixed.npy"), "--view", "fixed",
          "--trace", str(OUT / "trace_fixed.npz"))
     step("run", quantized, "--inputs", str(inputs), "-o", str(OUT / "outputs_euler.npy"), "--method", "euler",
@@ -83,14 +83,15 @@ def rtl(quantized: str, inputs: Path) -> None:
     """The digital twin of the quantized model (its stored formats, steps and lanes): the Verilog,
     the cocotb bench on a short horizon with every step compared, then whole trajectories
     from the standalone bench, equal bit for bit to the fixed view."""
-    from .hdl.tools import Sim, missing_reason
+    from .hdl.tools import IVERILOG
 
     step("--target", "verilog", quantized, "-o", str(OUT / "verilog"))
-    missing = missing_reason(Sim.ICARUS)
+    missing = IVERILOG.missing()
     if missing:
         print(f"\n(skipping kgen verify --view rtl: {missing})")
         return
-    step("verify", quantized, "--view", "rtl", "--sim", "icarus", "--inputs", str(inputs), "--steps", "20", "--trace")
+    step("verify", quantized, "--view", "rtl", "--sim", "icarus", "--inputs", str(inputs), "--steps", "20",
+         "--bench", "cocotb", "--record", "steps")
     step("run", quantized, "--inputs", str(inputs), "-o", str(OUT / "outputs_rtl.npy"), "--view", "rtl")
     same = np.array_equal(np.load(OUT / "outputs_rtl.npy"), np.load(OUT / "outputs_fixed.npy"))
     print(f"  rtl view vs fixed view over the whole trajectory: {'bit-identical' if same else 'DIFFERENT'}")

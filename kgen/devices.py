@@ -33,11 +33,15 @@ def param_symbols(n_rows: int) -> tuple[sympy.Symbol, ...]:
 
 
 class Activation(enum.Enum):
+    """An edge nonlinearity. Its sympy, torch, NumPy and interval forms stand together here, so a
+    new activation is added in one place; the tests hold every form against the sympy one."""
+
     IDENTITY = "identity"
     RELU = "relu"
     LEAKY_RELU = "leaky_relu"
     TANH = "tanh"
 
+    # -- sympy: what the printers and the derivatives start from ----------------------------------
     def sympy(self, z: sympy.Expr) -> sympy.Expr:
         if self is Activation.IDENTITY:
             return z
@@ -48,6 +52,94 @@ class Activation(enum.Enum):
             return sympy.Max(z, sympy.Float(LEAKY_SLOPE) * z)
         return sympy.tanh(z)
 
+    # -- torch (the float reference; the caller has torch loaded) ------------------------------------
+    def torch(self, z):
+        """act(z), differentiable."""
+        if self is Activation.TANH:
+            return z.tanh()
+        if self is Activation.RELU:
+            return z.relu()
+        if self is Activation.LEAKY_RELU:
+            import torch.nn.functional as F
+
+            return F.leaky_relu(z, LEAKY_SLOPE)
+        return z
+
+    def torch_(self, z):
+        """act(z) in place (no autograd)."""
+        if self is Activation.TANH:
+            return z.tanh_()
+        if self is Activation.RELU:
+            return z.relu_()
+        if self is Activation.LEAKY_RELU:
+            import torch.nn.functional as F
+
+            return F.leaky_relu_(z, LEAKY_SLOPE)
+        return z
+
+    def torch_with_slope(self, z):
+        """(act(z), act'(z)); at a kink the slope is the right-hand one's complement (torch's convention)."""
+        import torch
+
+        if self is Activation.TANH:
+            y = torch.tanh(z)
+            return y, 1 - y * y
+        if self is Activation.RELU:
+            pos = z > 0
+            return torch.where(pos, z, torch.zeros_like(z)), pos.to(z.dtype)
+        if self is Activation.LEAKY_RELU:
+            pos = z > 0
+            return (torch.where(pos, z, LEAKY_SLOPE * z),
+                    torch.where(pos, torch.ones_like(z), torch.full_like(z, LEAKY_SLOPE)))
+        return z, torch.ones_like(z)
+
+    # -- NumPy (float Euler, the error bound) ----------------------------------------------------------
+    def numpy(self, z):
+        import numpy as np
+
+        if self is Activation.TANH:
+            return np.tanh(z)
+        if self is Activation.RELU:
+            return np.maximum(z, 0.0)
+        if self is Activation.LEAKY_RELU:
+            return np.where(z >= 0, z, LEAKY_SLOPE * z)
+        return z
+
+    def numpy_slope(self, z):
+        """act'(z) (the right-hand slope at a kink)."""
+        import numpy as np
+
+        if self is Activation.TANH:
+            return 1.0 - np.tanh(z) ** 2
+        if self is Activation.RELU:
+            return (z > 0).astype(np.float64)
+        if self is Activation.LEAKY_RELU:
+            return np.where(z > 0, 1.0, LEAKY_SLOPE)
+        return np.ones_like(z)
+
+    # -- intervals (bounds over a set of arguments) ----------------------------------------------------
+    def value_range(self, lo, hi):
+        """(min, max) of act over [lo, hi]: every activation here is monotone non-decreasing."""
+        return self.numpy(lo), self.numpy(hi)
+
+    def slope_range(self, z, rad):
+        """(g_lo, g_hi): the slope's range over [z - rad, z + rad]."""
+        import numpy as np
+
+        if self is Activation.TANH:
+            near = np.maximum(np.abs(z) - rad, 0.0)
+            far = np.abs(z) + rad
+            return 1.0 - np.tanh(far) ** 2, 1.0 - np.tanh(near) ** 2
+        if self is Activation.RELU:
+            return (z - rad > 0).astype(np.float64), (z + rad > 0).astype(np.float64)
+        if self is Activation.LEAKY_RELU:
+            return np.where(z - rad > 0, 1.0, LEAKY_SLOPE), np.where(z + rad > 0, 1.0, LEAKY_SLOPE)
+        one = np.ones_like(z)
+        return one, one
+
+
+PIECES = ("scale", "w_src", "w_des", "bias")
+
 
 @dataclass(frozen=True)
 class DeviceKind:
@@ -55,7 +147,6 @@ class DeviceKind:
 
     name: str
     n_rows: int
-    used_rows: tuple[int, ...]
     activation: Activation
     scale: str
     w_src: str
@@ -84,32 +175,55 @@ class DeviceKind:
     def params(self) -> tuple[sympy.Symbol, ...]:
         return param_symbols(self.n_rows)
 
+    # Derived facts, each computed once per kind (the pieces are sympy: cheap to ask, not free).
+    @functools.cached_property
+    def used_params(self) -> tuple[sympy.Symbol, ...]:
+        """The parameter symbols the current depends on, in row order."""
+        free = self.expression().free_symbols
+        return tuple(p for p in self.params if p in free)
+
+    @functools.cached_property
+    def used_rows(self) -> tuple[int, ...]:
+        """The parameter rows the current depends on (p<r> -> r); the others are allocated, unused."""
+        return tuple(int(p.name[1:]) for p in self.used_params)
+
+    @functools.cached_property
+    def is_difference(self) -> bool:
+        """True when w_des == -w_src symbolically, so z = w_src * (v_src - v_des) + bias."""
+        _, ws, wd, _ = self.pieces()
+        return bool(sympy.simplify(ws + wd) == 0)
+
+    @functools.cached_property
+    def constant_pieces(self) -> dict[str, float | None]:
+        """piece -> its constant value, or None where the piece depends on parameters."""
+        return {name: float(expr) if expr.is_Number else None for name, expr in zip(PIECES, self.pieces())}
+
 
 def _kinds() -> dict[str, DeviceKind]:
     A = Activation
     table = [
-        DeviceKind("ShiftRelu1", 2, (0, 1), A.RELU, "p1", "1", "-1", "-p0",
+        DeviceKind("ShiftRelu1", 2, A.RELU, "p1", "1", "-1", "-p0",
                    "p1 * relu(d - p0), d = v_src - v_des"),
-        DeviceKind("ShiftLeakyRelu1", 2, (0, 1), A.LEAKY_RELU, "p1", "1", "-1", "-p0",
+        DeviceKind("ShiftLeakyRelu1", 2, A.LEAKY_RELU, "p1", "1", "-1", "-p0",
                    "p1 * leaky_relu(d - p0), d = v_src - v_des"),
-        DeviceKind("ShiftRelu2", 3, (0, 1, 2), A.RELU, "1", "p0", "p1", "p2",
+        DeviceKind("ShiftRelu2", 3, A.RELU, "1", "p0", "p1", "p2",
                    "relu(p0 * v_src + p1 * v_des + p2)"),
-        DeviceKind("ShiftLeakyRelu2", 3, (0, 1, 2), A.LEAKY_RELU, "1", "p0", "p1", "p2",
+        DeviceKind("ShiftLeakyRelu2", 3, A.LEAKY_RELU, "1", "p0", "p1", "p2",
                    "leaky_relu(p0 * v_src + p1 * v_des + p2)"),
-        DeviceKind("ShiftTanh1", 3, (0, 1), A.TANH, "1", "p1", "-p1", "p0",
+        DeviceKind("ShiftTanh1", 3, A.TANH, "1", "p1", "-p1", "p0",
                    "tanh(p1 * d + p0), d = v_src - v_des (row 2 allocated, unused)"),
-        DeviceKind("ShiftTanh2", 3, (0, 1, 2), A.TANH, "1", "p0", "p1", "p2",
+        DeviceKind("ShiftTanh2", 3, A.TANH, "1", "p0", "p1", "p2",
                    "tanh(p0 * v_src + p1 * v_des + p2)"),
-        DeviceKind("Conductance", 3, (0,), A.IDENTITY, "p0", "1", "-1", "0",
+        DeviceKind("Conductance", 3, A.IDENTITY, "p0", "1", "-1", "0",
                    "p0 * d, d = v_src - v_des (rows 1, 2 allocated, unused)"),
     ]
     # The original's generic `Device(negation, activation)`: negation=True is
     # act(p1 * d + p0) on two rows, negation=False act(p0 v_src + p1 v_des + p2).
     for act in Activation:
         camel = "".join(part.capitalize() for part in act.value.split("_"))
-        table.append(DeviceKind(f"Diff{camel}", 2, (0, 1), act, "1", "p1", "-p1", "p0",
+        table.append(DeviceKind(f"Diff{camel}", 2, act, "1", "p1", "-p1", "p0",
                                 f"{act.value}(p1 * d + p0), d = v_src - v_des"))
-        table.append(DeviceKind(f"Affine{camel}", 3, (0, 1, 2), act, "1", "p0", "p1", "p2",
+        table.append(DeviceKind(f"Affine{camel}", 3, act, "1", "p0", "p1", "p2",
                                 f"{act.value}(p0 * v_src + p1 * v_des + p2)"))
     return {k.name: k for k in table}
 

@@ -10,10 +10,11 @@ import torch
 from .circuit import Circuit, ModelTask
 from .datasets import POTENTIALS, TOY_SETS, potential, toy_samples
 from .errors import InputError, UnsupportedError, expected_found
-from .model import KirchhoffNet, SolverOptions, log_standard_normal
+from .model import KirchhoffNet, log_standard_normal
+from .solver import Solver
 
 #: The evaluation protocol of the issue: tight float64 dopri5, whatever the config says.
-EVAL_SOLVER = SolverOptions(method="dopri5", rtol=1e-6, atol=1e-6, dtype="float64")
+EVAL_SOLVER = Solver(method="dopri5", rtol=1e-6, atol=1e-6, dtype="float64")
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def _batches(n: int, size: int):
         yield slice(a, min(n, a + size))
 
 
-def flow_nll(circuit: Circuit, data: np.ndarray, opts: SolverOptions = EVAL_SOLVER, batch: int = 5000,
+def flow_nll(circuit: Circuit, data: np.ndarray, opts: Solver = EVAL_SOLVER, batch: int = 5000,
              progress=None) -> np.ndarray:
     """Per-sample NLL of data under a CNF trained data -> noise (integrated backwards in time).
 
@@ -54,7 +55,7 @@ def flow_nll(circuit: Circuit, data: np.ndarray, opts: SolverOptions = EVAL_SOLV
     return np.concatenate(out)
 
 
-def density_loss(circuit: Circuit, name: str, z0: np.ndarray, opts: SolverOptions = EVAL_SOLVER, batch: int = 5000,
+def density_loss(circuit: Circuit, name: str, z0: np.ndarray, opts: Solver = EVAL_SOLVER, batch: int = 5000,
                  progress=None) -> np.ndarray:
     """Per-sample E[-int trace dt + U(x_T)] for z0 ~ N(0, I) pushed forward."""
     model = KirchhoffNet(circuit, opts.torch_dtype)
@@ -69,7 +70,7 @@ def density_loss(circuit: Circuit, name: str, z0: np.ndarray, opts: SolverOption
     return np.concatenate(out)
 
 
-def classify(circuit: Circuit, images: np.ndarray, labels: np.ndarray, opts: SolverOptions, batch: int = 256,
+def classify(circuit: Circuit, images: np.ndarray, labels: np.ndarray, opts: Solver, batch: int = 256,
              progress=None) -> EvalResult:
     model = KirchhoffNet(circuit, opts.torch_dtype)
     correct1 = correct5 = 0
@@ -89,7 +90,7 @@ def classify(circuit: Circuit, images: np.ndarray, labels: np.ndarray, opts: Sol
 
 
 def evaluate(circuit: Circuit, task: str, n_samples: int = 20000, seed: int = 0, images=None, labels=None,
-             opts: SolverOptions = EVAL_SOLVER, progress=None) -> EvalResult:
+             opts: Solver = EVAL_SOLVER, progress=None) -> EvalResult:
     if task in TOY_SETS:
         if circuit.task is not ModelTask.FLOW or len(circuit.inputs) != 2:
             raise InputError(expected_found(f"model for task {task}", "a 2-D flow model",

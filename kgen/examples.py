@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .circuit import Circuit, ModelTask, SolverDefaults, Window
+from .circuit import Circuit, ModelTask, Window
+from .solver import Solver
 from .devices import DEVICE_KINDS
 
 DEFAULT_KINDS = ("ShiftTanh2", "ShiftTanh1", "ShiftRelu1", "ShiftLeakyRelu2", "Conductance")
@@ -60,7 +61,7 @@ def random_circuit(seed: int = 0, n_nodes: int = 5, n_windows: int = 3, n_edges:
     return Circuit(n_nodes=n_nodes, capacitance=cap, src=src, des=des, kinds=kinds, edge_kind=edge_kind,
                    windows=tuple(windows), inputs=tuple(range(1, n_inputs + 1)),
                    outputs=tuple(range(n_nodes - n_outputs + 1, n_nodes + 1)), task=ModelTask.GENERIC,
-                   name=name, defaults=SolverDefaults(method="dopri5", rtol=1e-7, atol=1e-7, dtype="float64"))
+                   name=name, defaults=Solver(method="dopri5", rtol=1e-7, atol=1e-7, dtype="float64"))
 
 
 def demo_circuit() -> Circuit:

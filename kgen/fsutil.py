@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, expected_found
@@ -45,13 +46,48 @@ def sha256_hex(data: bytes) -> str:
 
 
 @contextlib.contextmanager
-def output_directory(path: str | os.PathLike, header: dict):
-    """Yield a fresh staging folder; on success it replaces `path` with a manifest.
+def staged_directory(final: Path, replace_existing: bool = True):
+    """Yield a fresh folder beside `final`; on success it becomes `final` in one rename.
 
-    `header` (kgen version, circuit digest, target, ...) is stored in the
-    manifest next to the file list. On any exception the staging folder is
-    removed and `path` is left as it was.
-    """
+    An existing `final` is replaced (its old contents removed after the swap), or, with
+    `replace_existing=False`, kept: another process published the same thing first (a build
+    cache). On any exception the stage is removed and `final` is untouched."""
+    final = Path(final)
+    parent = final.parent if str(final.parent) else Path(".")
+    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=parent))
+    try:
+        yield stage
+        if final.exists() and not replace_existing:
+            shutil.rmtree(stage, ignore_errors=True)
+        elif final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=parent))
+            os.rmdir(old)
+            os.replace(final, old)
+            os.replace(stage, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, final)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an output directory holds: the header (kgen version, digest, target, ...) and every file's hash."""
+
+    path: Path
+    header: dict
+    files: dict  # relative posix path -> sha256
+
+    def as_dict(self) -> dict:
+        return {**self.header, "files": dict(self.files)}
+
+
+def write_output_directory(path: str | os.PathLike, header: dict, fill) -> Manifest:
+    """Create or replace a kgen output folder: `fill(stage)` writes the files into a staging folder,
+    which then gets its manifest and replaces `path` atomically. A folder that exists without a kgen
+    manifest is refused; on any exception `path` is left as it was."""
     path = Path(path)
     if path.exists():
         if not path.is_dir():
@@ -64,21 +100,10 @@ def output_directory(path: str | os.PathLike, header: dict):
     if not parent.is_dir():
         raise InputError(expected_found(f"output directory {path}", "a path in an existing directory",
                                         f"no directory {parent}"))
-    stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
-    try:
-        yield stage
+    with staged_directory(path) as stage:
+        fill(stage)
         files = sorted(p for p in stage.rglob("*") if p.is_file())
-        manifest = dict(header)
-        manifest["files"] = {p.relative_to(stage).as_posix(): sha256_hex(p.read_bytes()) for p in files}
-        (stage / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
-            os.rmdir(old)
-            os.replace(path, old)
-            os.replace(stage, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, path)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+        manifest = Manifest(path, dict(header),
+                            {p.relative_to(stage).as_posix(): sha256_hex(p.read_bytes()) for p in files})
+        (stage / MANIFEST).write_text(json.dumps(manifest.as_dict(), indent=2, sort_keys=True) + "\n")
+    return manifest

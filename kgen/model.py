@@ -12,56 +12,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
-import sympy
 import torch
 from torch import nn
 
 from .circuit import Circuit, Window
-from .devices import DEVICE_KINDS, LEAKY_SLOPE, Activation, piece_functions
-
-
-def activation(act: Activation, z: torch.Tensor) -> torch.Tensor:
-    if act is Activation.TANH:
-        return torch.tanh(z)
-    if act is Activation.RELU:
-        return torch.relu(z)
-    if act is Activation.LEAKY_RELU:
-        return torch.nn.functional.leaky_relu(z, LEAKY_SLOPE)
-    return z
-
-
-def _activation_(act: Activation, z: torch.Tensor) -> torch.Tensor:
-    """In-place act(z) (no autograd)."""
-    if act is Activation.TANH:
-        return z.tanh_()
-    if act is Activation.RELU:
-        return z.relu_()
-    if act is Activation.LEAKY_RELU:
-        return torch.nn.functional.leaky_relu_(z, LEAKY_SLOPE)
-    return z
-
-
-def activation_and_slope(act: Activation, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """act(z) and act'(z); at a kink the slope is the right-hand one's complement (torch's convention)."""
-    if act is Activation.TANH:
-        y = torch.tanh(z)
-        return y, 1 - y * y
-    if act is Activation.RELU:
-        pos = z > 0
-        return torch.where(pos, z, torch.zeros_like(z)), pos.to(z.dtype)
-    if act is Activation.LEAKY_RELU:
-        pos = z > 0
-        return torch.where(pos, z, LEAKY_SLOPE * z), torch.where(pos, torch.ones_like(z), torch.full_like(z, LEAKY_SLOPE))
-    return z, torch.ones_like(z)
-
-
-def _is_difference(kind_name: str) -> bool:
-    """True when w_des == -w_src symbolically: z = w_src * (v_src - v_des) + bias."""
-    _, ws, wd, _ = DEVICE_KINDS[kind_name].pieces()
-    return sympy.simplify(ws + wd) == 0
+from .devices import DEVICE_KINDS, piece_functions
+from .layout import incidence_entries, initial_state, window_edges
+from .solver import Solver
 
 
 #: (N+1) x E_k entries up to which a segment uses dense matrices instead of gathers and CSR.
@@ -75,7 +34,7 @@ class _Segment(nn.Module):
         super().__init__()
         self.kind_name = kind_name
         self.act = DEVICE_KINDS[kind_name].activation
-        self.difference = _is_difference(kind_name)
+        self.difference = DEVICE_KINDS[kind_name].is_difference
         self.register_buffer("src", torch.as_tensor(src, dtype=torch.long), persistent=False)
         self.register_buffer("des", torch.as_tensor(des, dtype=torch.long), persistent=False)
         self.incidence = None  # built on first use, in the state's dtype
@@ -90,9 +49,8 @@ class _Segment(nn.Module):
         """
         if self.incidence is None or self.incidence.dtype != dtype:
             e = self.src.numel()
-            cols = torch.arange(e)
-            coo = torch.sparse_coo_tensor(torch.stack([torch.cat([self.des, self.src]), torch.cat([cols, cols])]),
-                                          torch.cat([torch.ones(e, dtype=dtype), -torch.ones(e, dtype=dtype)]),
+            rows, cols, vals = incidence_entries(self.src.cpu().numpy(), self.des.cpu().numpy(), ground_row=True)
+            coo = torch.sparse_coo_tensor(torch.as_tensor(np.stack([rows, cols])), torch.as_tensor(vals, dtype=dtype),
                                           (n_rows, e), check_invariants=False).coalesce()
             if self.is_dense(n_rows):
                 self.incidence = coo.to_dense()
@@ -136,18 +94,15 @@ class WindowField(nn.Module):
         super().__init__()
         win: Window = circuit.windows[w]
         self.n_nodes = circuit.n_nodes
-        kinds = circuit.edge_kind[win.edges]
-        order = np.argsort(kinds, kind="stable")  # contiguous segments per kind
+        lay = window_edges(circuit, w)  # the canonical order: contiguous segments per kind
+        order = lay.columns
         self.register_buffer("order", torch.as_tensor(order, dtype=torch.long), persistent=False)
         self.segments = nn.ModuleList()
         self.bounds = []
-        start = 0
-        for k in np.unique(kinds):
-            count = int(np.sum(kinds == k))
-            idx = win.edges[order[start:start + count]]
-            self.segments.append(_Segment(circuit.kinds[k], circuit.src[idx], circuit.des[idx]))
-            self.bounds.append((start, start + count, DEVICE_KINDS[circuit.kinds[k]].n_rows))
-            start += count
+        for seg in lay.segments:
+            sl = slice(seg.start, seg.stop)
+            self.segments.append(_Segment(seg.kind, lay.src[sl], lay.des[sl]))
+            self.bounds.append((seg.start, seg.stop, DEVICE_KINDS[seg.kind].n_rows))
         params = torch.as_tensor(win.params[:, order], dtype=dtype)
         if trainable:
             self.params = nn.Parameter(params)
@@ -193,7 +148,7 @@ class WindowField(nn.Module):
                 z = self._arguments_gathered(seg, vg, ws, wd, bias, inplace)
             tr = None
             if with_slope:
-                y, dy = activation_and_slope(seg.act, z)
+                y, dy = seg.act.torch_with_slope(z)
                 # d f_des / d v_des = +di/dv_des / C_des, d f_src / d v_src = -di/dv_src / C_src
                 one = torch.ones_like(dy[:, :1])
                 coef = (one if wd is None else wd) * inv_cg.index_select(0, seg.des) \
@@ -202,9 +157,9 @@ class WindowField(nn.Module):
                     coef = coef * scale
                 tr = (coef * dy).sum(0, keepdim=True)
             elif inplace:
-                y = _activation_(seg.act, z)
+                y = seg.act.torch_(z)
             else:
-                y = activation(seg.act, z)
+                y = seg.act.torch(z)
             cur = y if scale is None else (y.mul_(scale) if inplace and not with_slope else scale * y)
             yield seg, cur, tr
 
@@ -247,33 +202,15 @@ class _Augmented(nn.Module):
         return dv, -trace.reshape(-1)
 
 
-FIXED_STEP = ("euler", "rk4", "midpoint", "explicit_adams", "implicit_adams")
-
-
-@dataclass(frozen=True)
-class SolverOptions:
-    method: str = "dopri5"
-    rtol: float = 1e-6
-    atol: float = 1e-6
-    dtype: str = "float32"
-    steps_per_window: int | None = None  # fixed-step methods: steps in each window
-    step_size: float | None = None  # fixed-step methods: or a step size
-    adjoint: bool = False
-
-    @property
-    def torch_dtype(self) -> torch.dtype:
-        return {"float32": torch.float32, "float64": torch.float64}[self.dtype]
-
-
-def _odeint(fn, y0, t, opts: SolverOptions):
-    """torchdiffeq over the times t; fixed-step methods take exactly steps_per_window steps."""
+def odeint(fn, y0, t, opts: Solver, window: int = 0):
+    """torchdiffeq over the times t; fixed-step methods take exactly the window's step count."""
     import torchdiffeq
 
     solver = torchdiffeq.odeint_adjoint if opts.adjoint else torchdiffeq.odeint
     options = {}
-    if opts.method in FIXED_STEP:
-        if opts.steps_per_window:
-            n = opts.steps_per_window
+    if opts.fixed_step:
+        n = opts.steps_in(window)
+        if n:
             # an exact grid of n steps between the window's ends (a step_size would
             # leave a short last step when it does not divide the window)
             options["grid_constructor"] = lambda f, y, tt: torch.linspace(float(tt[0]), float(tt[-1]), n + 1,
@@ -291,7 +228,6 @@ class KirchhoffNet(nn.Module):
         self.circuit = circuit
         self.dtype = dtype
         self.fields = nn.ModuleList(WindowField(circuit, w, dtype, trainable) for w in range(len(circuit.windows)))
-        self.register_buffer("input_idx", torch.as_tensor(np.asarray(circuit.inputs) - 1), persistent=False)
         self.register_buffer("output_idx", torch.as_tensor(np.asarray(circuit.outputs) - 1), persistent=False)
 
     @property
@@ -299,10 +235,8 @@ class KirchhoffNet(nn.Module):
         return sum(f.nfe for f in self.fields)
 
     def initial_state(self, x: torch.Tensor) -> torch.Tensor:
-        """Inputs (B, n_in) -> node-major state (N, B); every other node starts at 0 V."""
-        v = torch.zeros(self.circuit.n_nodes, x.shape[0], dtype=self.dtype, device=x.device)
-        v[self.input_idx] = x.to(self.dtype).T
-        return v
+        """Data (B, n_data) -> node-major state (N, B) by the circuit's fill rule (kgen.layout)."""
+        return initial_state(self.circuit, torch.as_tensor(x).to(self.dtype)).T
 
     def readout(self, v: torch.Tensor) -> torch.Tensor:
         return v.index_select(0, self.output_idx).T
@@ -316,7 +250,7 @@ class KirchhoffNet(nn.Module):
         t = [f.t_end, f.t_start] if reverse else [f.t_start, f.t_end]
         return torch.tensor(t, dtype=self.dtype)
 
-    def solve(self, v: torch.Tensor, opts: SolverOptions, reverse: bool = False, record: bool = False):
+    def solve(self, v: torch.Tensor, opts: Solver, reverse: bool = False, record: bool = False):
         """Integrate the node state through every window (backwards in time if reverse).
 
         Returns the final state and, if record, the list of (time, state) at
@@ -324,31 +258,31 @@ class KirchhoffNet(nn.Module):
         """
         marks = [(self.fields[-1].t_end if reverse else self.fields[0].t_start, v)] if record else None
         for w in self._windows(reverse):
-            v = _odeint(self.fields[w], v, self._span(w, reverse), opts)[-1]
+            v = odeint(self.fields[w], v, self._span(w, reverse), opts, w)[-1]
             if record:
                 marks.append((float(self._span(w, reverse)[-1]), v))
         return v, marks
 
-    def solve_dense(self, v: torch.Tensor, opts: SolverOptions, points_per_window: int):
+    def solve_dense(self, v: torch.Tensor, opts: Solver, points_per_window: int):
         """States at `points_per_window` evenly spaced times inside every window: (times, states (S, N, B))."""
         times, states = [], []
         for w in range(len(self.fields)):
             f = self.fields[w]
             t = torch.linspace(f.t_start, f.t_end, points_per_window + 1, dtype=self.dtype)
-            out = _odeint(f, v, t, opts)
+            out = odeint(f, v, t, opts, w)
             first = 0 if w == 0 else 1
             times.append(t[first:])
             states.append(out[first:])
             v = out[-1]
         return torch.cat(times), torch.cat(states)
 
-    def solve_with_logp(self, v: torch.Tensor, logp: torch.Tensor, opts: SolverOptions, reverse: bool):
+    def solve_with_logp(self, v: torch.Tensor, logp: torch.Tensor, opts: Solver, reverse: bool):
         """The augmented CNF solve: returns (state, logp + integral of -trace along the path)."""
         for w in self._windows(reverse):
-            v, logp = (s[-1] for s in _odeint(_Augmented(self.fields[w]), (v, logp), self._span(w, reverse), opts))
+            v, logp = (s[-1] for s in odeint(_Augmented(self.fields[w]), (v, logp), self._span(w, reverse), opts, w))
         return v, logp
 
-    def forward(self, x: torch.Tensor, opts: SolverOptions) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, opts: Solver) -> torch.Tensor:
         v, _ = self.solve(self.initial_state(x), opts)
         return self.readout(v)
 

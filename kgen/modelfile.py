@@ -1,10 +1,18 @@
-"""The model file: one deterministic zip holding a Circuit.
+"""The model: a Circuit with its hardware choices, loaded once; and the model file that holds it.
 
-Members, in this order: `circuit.json` (structure, schema version; no big
-arrays), `params.npz` (every array: edges, kinds, capacitances, per-window
-edges and parameters), optional extra members (e.g. `quant.json`), and
+A `Model` is the Circuit plus the optional fixed-point choices (`quant`,
+quant.json) and the HDL twin's parallelism (`hdl`, hdl.json), each a typed
+section. It is read from its file once (every member in one pass, the digest
+computed once and cached on the circuit); every view, target and verb takes
+the Model, never a path.
+
+The file is one deterministic zip. Members, in this order: `circuit.json`
+(structure, schema version; no big arrays), `params.npz` (every array:
+edges, kinds, capacitances, per-window edges and parameters), the sections
+and any other members in name order (`hdl.json`, `quant.json`, ...), and
 `DIGEST` (the circuit digest). Every member has a fixed timestamp and
-permissions, so the same circuit always gives the same bytes.
+permissions, so the same model always gives the same bytes. A folder with an
+original `config.yaml` + `model.pth` loads as a Model too.
 """
 
 from __future__ import annotations
@@ -16,11 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .circuit import Circuit, ModelTask, SolverDefaults, Window
+from dataclasses import dataclass, field, replace
+
+from .circuit import SCHEMA, Circuit, Fill, ModelTask, Window, circuit_digest, serialize
 from .errors import InputError, expected_found
 from .fsutil import atomic_write_bytes, sha256_hex
+from .quant import HDL_MEMBER, MEMBER as QUANT_MEMBER, HdlChoices, QuantConfig, hdl_json, legacy_hdl_choices, \
+    parse_hdl_json, parse_quant_json, quant_json
+from .solver import Solver
 
-SCHEMA = "kgen.circuit/1"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -37,61 +49,118 @@ def _zip_bytes(members: list[tuple[str, bytes]], compress: bool) -> bytes:
     return buf.getvalue()
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
-    return buf.getvalue()
-
-
-def _arrays(c: Circuit) -> list[tuple[str, np.ndarray]]:
-    out = [("capacitance", c.capacitance), ("src", c.src), ("des", c.des), ("edge_kind", c.edge_kind),
-           ("inputs", np.asarray(c.inputs, np.int64)), ("outputs", np.asarray(c.outputs, np.int64))]
-    for w, win in enumerate(c.windows):
-        out += [(f"window{w}_edges", win.edges), (f"window{w}_params", win.params)]
-    return out
-
-
-def _structure(c: Circuit) -> dict:
-    return {
-        "schema": SCHEMA,
-        "name": c.name,
-        "task": c.task.value,
-        "n_nodes": c.n_nodes,
-        "n_edges": c.n_edges,
-        "kinds": list(c.kinds),
-        "windows": [{"t_start": w.t_start, "t_end": w.t_end, "n_edges": int(w.edges.shape[0])} for w in c.windows],
-        "defaults": {"method": c.defaults.method, "rtol": c.defaults.rtol, "atol": c.defaults.atol,
-                     "dtype": c.defaults.dtype},
-    }
-
-
-def serialize(c: Circuit) -> tuple[bytes, bytes]:
-    """The canonical (circuit.json, params.npz) bytes of a circuit."""
-    structure = (json.dumps(_structure(c), indent=1, sort_keys=True) + "\n").encode()
-    params = _zip_bytes([(f"{name}.npy", _npy_bytes(a)) for name, a in _arrays(c)], compress=False)
-    return structure, params
-
-
-def circuit_digest(c: Circuit) -> str:
-    """SHA-256 of the canonical serialisation: names the circuit in every generated file."""
-    structure, params = serialize(c)
-    return sha256_hex(structure + b"\0" + params)
-
-
 def model_bytes(c: Circuit, extra: dict[str, bytes] | None = None) -> bytes:
+    """The file's bytes: the circuit, then `extra` members in name order, then DIGEST."""
     structure, params = serialize(c)
     members = [("circuit.json", structure), ("params.npz", params)]
     members += sorted((extra or {}).items())
-    members.append(("DIGEST", (sha256_hex(structure + b"\0" + params) + "\n").encode()))
+    members.append(("DIGEST", (c.digest + "\n").encode()))
     return _zip_bytes(members, compress=True)
 
 
-def save_model(c: Circuit, path: str | Path, extra: dict[str, bytes] | None = None) -> str:
-    """Write the model file atomically; returns the circuit digest."""
-    atomic_write_bytes(path, model_bytes(c, extra))
-    return circuit_digest(c)
+_CORE_MEMBERS = ("circuit.json", "params.npz", "DIGEST")
 
 
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A circuit and its hardware choices: what every view, target and verb takes.
+
+    >>> import kgen
+    >>> model = kgen.example()
+    >>> model.name, model.circuit.n_nodes, len(model.circuit.windows)
+    ('demo', 6, 3)
+    >>> model.quant is None and model.hdl is None
+    True
+    """
+
+    circuit: Circuit
+    quant: QuantConfig | None = None  # fixed-point formats and Euler steps (`kgen quantize`)
+    hdl: HdlChoices | None = None  # the HDL twin's lanes, units and storage
+    path: Path | None = None  # the file or folder it was loaded from (None: made in memory)
+    members: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)  # other members, kept as they are
+
+    @property
+    def digest(self) -> str:
+        return self.circuit.digest
+
+    @property
+    def name(self) -> str:
+        return self.circuit.name
+
+    def replace(self, **changes) -> Model:
+        """A copy with sections replaced (e.g. `quant=...`); the loaded-from path is dropped."""
+        return replace(self, path=None, **changes)
+
+    # -- the file ----------------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        extra = dict(self.members)
+        if self.quant is not None:
+            extra[QUANT_MEMBER] = quant_json(self.quant, self.digest, self.quant.extra)
+        if self.hdl is not None:
+            extra[HDL_MEMBER] = hdl_json(self.hdl, self.digest)
+        return model_bytes(self.circuit, extra)
+
+    def save(self, path: str | Path) -> str:
+        """Write the model file atomically; returns the circuit digest."""
+        atomic_write_bytes(path, self.to_bytes())
+        return self.digest
+
+    # -- the Python API: the same operations as the command line -------------------------------------
+    def run(self, x, view: str = "float", record=None, **options):
+        """Run `view` on data x (batch, n_data) and return its Trace (window boundaries unless
+        `record="steps"`); `options` are the view's own (see `kgen run --view V --help`).
+
+        >>> import numpy as np, kgen
+        >>> model = kgen.example()
+        >>> trace = model.run(np.zeros((2, 3)), view="float")
+        >>> trace.v.shape, model.outputs(trace).shape
+        ((4, 2, 6), (2, 2))
+        """
+        from .plugins import VIEWS
+        from .views import Record, run_view
+
+        return run_view(VIEWS.get(view), self, x, VIEWS.get(view).options(**options),
+                        Record(record) if record is not None else Record.BOUNDARIES)
+
+    def outputs(self, trace) -> np.ndarray:
+        """(batch, n_outputs): the output nodes' voltages in a trace's final state."""
+        return trace.v[-1][:, np.asarray(self.circuit.outputs) - 1]
+
+    def export(self, target: str, out_dir: str | Path, **options):
+        """Write `target`'s files into out_dir (atomically, with a manifest) and return the Manifest."""
+        from .plugins import TARGETS
+
+        tgt = TARGETS.get(target)
+        return tgt.write(self, Path(out_dir), tgt.options(**options))
+
+    def verify(self, view: str, inputs=None, *, samples: int = 16, seed: int = 0, tolerance: float | None = None,
+               record=None, **options):
+        """Compare `view` with its reference (the float model, or the bit-exact one for the RTL)
+        on `inputs` (else `samples` standard normal draws); returns a Verification: the report's
+        fields (`passed`, `max_abs_error`, ...) and the two traces compared (`reference`, `trace`)."""
+        from .plugins import VIEWS
+        from .verify import verify, verify_inputs
+        from .views import Record
+
+        v = VIEWS.get(view)
+        x = verify_inputs(self, inputs, samples, seed)
+        return verify(self, v, x, v.options(**options), tolerance,
+                      Record(record) if record is not None else Record.BOUNDARIES)
+
+    def quantize(self, data=None, **options) -> Model:
+        """Choose fixed-point formats and Euler steps (`kgen quantize`); returns the quantized Model."""
+        from .plugins import COMMANDS
+
+        return COMMANDS.get("quantize").quantize(self, data, **options).model
+
+
+def save_model(model: Model | Circuit, path: str | Path, extra: dict[str, bytes] | None = None) -> str:
+    """Write a model (or a bare circuit) atomically; returns the circuit digest. `extra` adds raw members."""
+    if isinstance(model, Circuit):
+        model = Model(model)
+    if extra:
+        model = replace(model, members=tuple(sorted({**dict(model.members), **extra}.items())))
+    return model.save(path)
 def read_members(path: str | Path) -> dict[str, bytes]:
     path = Path(path)
     try:
@@ -103,8 +172,25 @@ def read_members(path: str | Path) -> dict[str, bytes]:
         raise InputError(expected_found(f"model file {path}", "a kgen model zip", f"{exc}")) from None
 
 
-def load_model(path: str | Path) -> Circuit:
+def load_model(path: str | Path) -> Model:
+    """A kgen model file, or a folder holding an original config.yaml + model.pth: read once."""
+    path = Path(path)
+    if path.is_dir():
+        from .original import load_original_folder
+
+        return Model(load_original_folder(path), path=path)
     members = read_members(path)
+    circuit = _circuit(path, members)
+    quant = parse_quant_json(members[QUANT_MEMBER], circuit.digest) if QUANT_MEMBER in members else None
+    if HDL_MEMBER in members:
+        hdl = parse_hdl_json(members[HDL_MEMBER], circuit.digest)
+    else:
+        hdl = legacy_hdl_choices(members[QUANT_MEMBER]) if quant is not None else None
+    others = tuple((k, v) for k, v in sorted(members.items()) if k not in _CORE_MEMBERS + (QUANT_MEMBER, HDL_MEMBER))
+    return Model(circuit, quant, hdl, path, others)
+
+
+def _circuit(path: Path, members: dict[str, bytes]) -> Circuit:
     for name in ("circuit.json", "params.npz"):
         if name not in members:
             raise InputError(expected_found(f"model file {path}", f"a member {name}",
@@ -124,10 +210,11 @@ def load_model(path: str | Path) -> Circuit:
             n_nodes=meta["n_nodes"], capacitance=arrays["capacitance"], src=arrays["src"], des=arrays["des"],
             kinds=tuple(meta["kinds"]), edge_kind=arrays["edge_kind"], windows=windows,
             inputs=tuple(arrays["inputs"].tolist()), outputs=tuple(arrays["outputs"].tolist()),
-            task=ModelTask(meta["task"]), name=meta["name"], defaults=SolverDefaults(**meta["defaults"]))
+            task=ModelTask(meta["task"]), name=meta["name"], defaults=Solver(**meta["defaults"]),
+            fill=Fill(meta.get("fill", "zeros")), data_width=meta.get("data_width"))
     except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
         raise InputError(expected_found(f"model file {path}", "a consistent kgen model", f"{type(exc).__name__}: {exc}")) from None
     stored = members.get("DIGEST", b"").decode().strip()
-    if stored and stored != circuit_digest(circuit):
+    if stored and stored != circuit.digest:
         raise InputError(expected_found(f"model file {path}", f"digest {stored[:12]}", "different content (corrupted)"))
     return circuit

@@ -2,8 +2,14 @@
 
 Converts devices, topologies and lastN / firstN projectors into a Circuit and
 rejects, with one clear line, what kgen does not model: encoders, mlp or
-reshape projectors, residual connections, `fill: repeat`, node sets that
-shrink between windows.
+reshape projectors, residual connections, node sets that shrink between
+windows, and `fill: repeat` on a node set that grows after the first window
+(the original tiles the state there, not the data).
+
+The data width comes from the test bench (MNIST images are 784 values, the
+regression sets 5, 8 or 10 features); where the first window has more nodes
+than that, the original's `fill` decides: `zeros` drives the first nodes and
+leaves the rest at 0 V, `repeat` tiles the data over all of them.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .circuit import Circuit, ModelTask, SolverDefaults, Window
+from .circuit import Circuit, Fill, ModelTask, Window
+from .solver import Solver
 from .devices import DEVICE_KINDS, Activation, device_kind
 from .errors import InputError, UnsupportedError, expected_found
 from .topology import generate
@@ -21,6 +28,9 @@ from .topology import generate
 FLOW_BENCHES = {"twomoon", "8gaussians", "pinwheel", "swissroll", "circle", "2spirals", "gauss", "genmnist"}
 DENSITY_BENCHES = {"potential1", "potential2"}
 CLASSIFIER_BENCHES = {"mnist", "cifar10", "cifar100", "svhn", "tinyimage"}
+#: What the original's non-flow test benches feed the circuit (flattened images, regression features).
+DATA_WIDTH = {"mnist": 784, "cifar10": 3072, "cifar100": 3072, "svhn": 3072, "tinyimage": 12288,
+              "toyregress": 5, "housing": 8, "diabete": 10}
 
 
 def read_config(path: Path) -> dict:
@@ -81,8 +91,8 @@ def _check_unsupported(config: dict) -> None:
         raise UnsupportedError(expected_found("network.encoder", "none", repr(net["encoder"])))
     if net.get("residual") not in (None, "none"):
         raise UnsupportedError(expected_found("network.residual", "none", repr(net["residual"])))
-    if net.get("fill") not in (None, "zeros", "zero"):
-        raise UnsupportedError(expected_found("network.fill", "zeros", repr(net["fill"])))
+    if net.get("fill") not in (None, "zeros", "zero", "repeat"):
+        raise UnsupportedError(expected_found("network.fill", "zeros or repeat", repr(net["fill"])))
 
 
 def _outputs(projector, n_nodes: int) -> list[int]:
@@ -100,15 +110,35 @@ def _outputs(projector, n_nodes: int) -> list[int]:
     return nodes
 
 
-def _input_width(config: dict, struct0: dict, n0: int) -> int:
-    """How many leading nodes the data drives: pixels for image topologies, else the first window's nodes."""
+def _data_width(config: dict, struct0: dict, n0: int) -> int:
+    """The width of the data the test bench feeds: its known width, pixels for image topologies,
+    else the first window's nodes (flows and density models sample their whole state)."""
     bench = config.get("test_bench")
     if bench in FLOW_BENCHES | DENSITY_BENCHES - {"genmnist"}:
         return n0
+    if bench in DATA_WIDTH:
+        return DATA_WIDTH[bench]
     args = struct0.get("args") or {}
     if struct0.get("name", "").lstrip("_") in ("mix_connect", "neighbor", "neighbor_index"):
         return int(args["num_channel"]) * int(args["width"]) * int(args["height"]) * int(args.get("parallel", 1))
     return n0
+
+
+def _inputs(config: dict, data_width: int, max_nodes: list[int]) -> tuple[tuple[int, ...], Fill, int | None]:
+    """(input nodes, fill, data width under repeat) by the original's fill rule."""
+    n0 = max_nodes[0]
+    if data_width > n0:
+        raise UnsupportedError(expected_found(f"data of test bench {config.get('test_bench')!r}",
+                                              f"at most the first window's {n0} nodes", f"{data_width} values"))
+    repeat = config["network"].get("fill") == "repeat"
+    if not repeat or data_width == n0:
+        return tuple(range(1, data_width + 1)), Fill.ZEROS, None
+    grows = next((w for w in range(1, len(max_nodes)) if max_nodes[w] > n0), None)
+    if grows is not None:
+        raise UnsupportedError(expected_found(f"node set of window {grows} under network.fill repeat",
+                                              f"the first window's {n0} nodes (the original tiles the state there)",
+                                              f"{max_nodes[grows]} nodes"))
+    return tuple(range(1, n0 + 1)), Fill.REPEAT, data_width
 
 
 def _task(config: dict) -> ModelTask:
@@ -179,24 +209,19 @@ def import_original(config_path: str | Path, pth_path: str | Path) -> Circuit:
                                               "extra tensors " + ", ".join(extra[:4])))
     src, des = np.concatenate(src_all), np.concatenate(des_all)
     tol = float(sim.get("tol", 1e-3))
-    n_in = _input_width(config, structs[0], max_nodes[0])
+    inputs, fill, data_width = _inputs(config, _data_width(config, structs[0], max_nodes[0]), max_nodes)
     return Circuit(
         n_nodes=n_nodes, capacitance=np.ones(n_nodes), src=src, des=des, kinds=(kind,),
-        edge_kind=np.zeros(src.shape[0], np.int64), windows=tuple(windows),
-        inputs=tuple(range(1, n_in + 1)), outputs=tuple(_outputs(net.get("projector"), n_nodes)),
+        edge_kind=np.zeros(src.shape[0], np.int64), windows=tuple(windows), inputs=inputs, fill=fill,
+        data_width=data_width, outputs=tuple(_outputs(net.get("projector"), n_nodes)),
         task=_task(config), name=str(config.get("test_bench") or config_path.parent.name),
-        defaults=SolverDefaults(method=str(sim.get("method", "dopri5")), rtol=tol, atol=tol, dtype="float32"))
+        defaults=Solver(method=str(sim.get("method", "dopri5")), rtol=tol, atol=tol, dtype="float32"))
 
 
-def load_any(path: str | Path) -> Circuit:
-    """MODEL as every command takes it: a kgen model file, or a folder with config.yaml + model.pth."""
-    from .modelfile import load_model
-
-    path = Path(path)
-    if path.is_dir():
-        cfg, pth = path / "config.yaml", path / "model.pth"
-        if cfg.is_file() and pth.is_file():
-            return import_original(cfg, pth)
-        raise InputError(expected_found(f"model folder {path}", "config.yaml and model.pth inside",
-                                        ", ".join(sorted(p.name for p in path.iterdir())) or "an empty folder"))
-    return load_model(path)
+def load_original_folder(path: Path) -> Circuit:
+    """A folder holding an original config.yaml + model.pth (MODEL as every command takes it)."""
+    cfg, pth = path / "config.yaml", path / "model.pth"
+    if cfg.is_file() and pth.is_file():
+        return import_original(cfg, pth)
+    raise InputError(expected_found(f"model folder {path}", "config.yaml and model.pth inside",
+                                    ", ".join(sorted(p.name for p in path.iterdir())) or "an empty folder"))

@@ -15,9 +15,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .circuit import Circuit, ModelTask, SolverDefaults, Window
+from .circuit import Circuit, ModelTask, Window
+from .solver import Solver
 from .devices import DEVICE_KINDS
-from .model import KirchhoffNet, SolverOptions, log_standard_normal
+from .model import KirchhoffNet, log_standard_normal
+from .solver import Solver
 
 
 def kaiming_params(kind: str, n_edges: int, rng: np.random.RandomState) -> np.ndarray:
@@ -27,7 +29,7 @@ def kaiming_params(kind: str, n_edges: int, rng: np.random.RandomState) -> np.nd
 
 def build_circuit(kind: str, src: np.ndarray, des: np.ndarray, t_end: list[float], n_inputs: int,
                   outputs: tuple[int, ...], task: ModelTask, name: str, seed: int = 0,
-                  defaults: SolverDefaults = SolverDefaults()) -> Circuit:
+                  defaults: Solver = Solver()) -> Circuit:
     """One topology shared by every window, freshly initialised parameters per window."""
     rng = np.random.RandomState(seed)
     n = int(max(src.max(), des.max()))
@@ -45,7 +47,7 @@ class TrainConfig:
     lr: float = 5e-3
     batch_size: int = 64
     seed: int = 0
-    solver: SolverOptions = field(default_factory=lambda: SolverOptions(method="rk4", steps_per_window=4,
+    solver: Solver = field(default_factory=lambda: Solver(method="rk4", steps=4,
                                                                        dtype="float32"))
 
 
@@ -99,7 +101,7 @@ def digits_circuit(seed: int = 0, hidden: int = 20) -> Circuit:
     n = int(max(src.max(), des.max()))
     return build_circuit("ShiftRelu1", src, des, [0.0, 1.0, 2.0], 64, tuple(range(n - 9, n + 1)),
                          ModelTask.CLASSIFIER, "digits", seed,
-                         SolverDefaults(method="dopri5", rtol=1e-5, atol=1e-5, dtype="float32"))
+                         Solver(method="dopri5", rtol=1e-5, atol=1e-5, dtype="float32"))
 
 
 def toy_flow_circuit(name: str, seed: int = 0) -> Circuit:
@@ -108,4 +110,4 @@ def toy_flow_circuit(name: str, seed: int = 0) -> Circuit:
 
     src, des = fully_connect(3, repeat=[25, 25])
     return build_circuit("ShiftTanh2", src, des, [0.0, 0.5, 1.0], 2, (1, 2), ModelTask.FLOW, name, seed,
-                         SolverDefaults(method="dopri5", rtol=1e-4, atol=1e-4, dtype="float32"))
+                         Solver(method="dopri5", rtol=1e-4, atol=1e-4, dtype="float32"))

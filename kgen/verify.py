@@ -1,113 +1,31 @@
-"""`kgen verify MODEL --view V`: a view's node voltages at every window boundary against the float reference.
+"""`kgen verify MODEL --view V`: a view's trace against its reference's, through kgen.compare.
 
-The reference is the torch model solved with dopri5 in float64 at rtol = atol
-= 1e-10, one solve per window (as the original). A view plugs in by
-registering a verifier that returns its node voltages at the boundaries
-(`register_verifier("spice")`); the analog views live in kgen.codegen.views,
-later views (rtl, fixed) register the same way.
+The reference is the float model solved with dopri5 in float64 at rtol = atol
+= 1e-10, one solve per window (as the original), evaluated at exactly the
+times the view recorded; or another view when the view names one (the RTL is
+held to the bit-exact model, word for word). The comparison is `kgen diff`'s:
+by step on one fixed grid, else by time. The report gives the error at every
+window boundary, over everything compared, the first divergence and, for
+classifiers, the argmax agreement.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import json
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .circuit import Circuit, ModelTask
-from .errors import InputError, KgenError, UnsupportedError, expected_found
+from .circuit import ModelTask
+from .compare import align, diff
+from .errors import InputError, KgenError, expected_found
+from .views import Record, View, run_view
+
+#: `--tol` when the reference is the tight float model (the analog views' contract)
+FLOAT_TOLERANCE = 1e-4
 
 
 class VerifyMismatch(KgenError):
-    """A view disagrees with the float reference by more than the tolerance."""
-
-
-@dataclass(frozen=True)
-class VerifyOptions:
-    chained: bool = False  # analog views: one transient per window
-    waveform: bool = False  # also return the first input's trajectory (for --plot)
-
-
-@dataclass(frozen=True, eq=False)
-class Boundaries:
-    """A run's node voltages at the window boundaries t_0..t_W."""
-
-    times: np.ndarray  # (W + 1,) model units
-    states: np.ndarray  # (W + 1, B, N); NaN where a node was not recorded
-    waveform: tuple[np.ndarray, np.ndarray] | None  # first input: (t (S,), v (S, N))
-    label: str
-
-
-VerifierFn = Callable[[Circuit, np.ndarray, VerifyOptions], Boundaries]
-_VERIFIERS: dict[str, VerifierFn] = {}
-
-
-def register_verifier(view: str):
-    def deco(fn: VerifierFn) -> VerifierFn:
-        _VERIFIERS[view] = fn
-        return fn
-    return deco
-
-
-# A view whose verification needs its own flags (rtl: --sim, --lanes, --trace) registers a whole command.
-_COMMANDS: dict[str, Callable] = {}
-
-
-def register_verify_command(view: str):
-    def deco(fn):
-        _COMMANDS[view] = fn
-        return fn
-    return deco
-
-
-def verifier_names() -> list[str]:
-    from .views import view_names
-
-    view_names()  # imports the view plugins, which register their verifiers
-    return sorted(_VERIFIERS)
-
-
-def get_verifier(view: str) -> VerifierFn:
-    names = verifier_names()
-    if view not in _VERIFIERS:
-        raise UnsupportedError(expected_found("--view", "one of " + ", ".join(names), repr(view)))
-    return _VERIFIERS[view]
-
-
-@contextlib.contextmanager
-def _torch_threads(n_edges: int):
-    """Small circuits solve fastest on one thread (and do not fight the simulators for cores)."""
-    import torch
-
-    before = torch.get_num_threads()
-    if n_edges < 20000:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def reference_boundaries(circuit: Circuit, inputs: np.ndarray, waveform: bool = False) -> Boundaries:
-    """The float reference: dopri5, float64, rtol = atol = 1e-10, one solve per window."""
-    import torch
-
-    from .model import KirchhoffNet, SolverOptions
-
-    opts = SolverOptions(method="dopri5", rtol=1e-10, atol=1e-10, dtype="float64")
-    model = KirchhoffNet(circuit, torch.float64)
-    with torch.no_grad(), _torch_threads(circuit.n_edges):
-        v0 = model.initial_state(torch.as_tensor(inputs, dtype=torch.float64))
-        _, marks = model.solve(v0, opts, record=True)
-        states = np.stack([s.numpy().T for _, s in marks])
-        wave = None
-        if waveform:
-            t, v = model.solve_dense(v0[:, :1], opts, points_per_window=200)
-            wave = (t.numpy(), v[:, :, 0].numpy())
-    return Boundaries(np.asarray(circuit.times), states, wave, "float64 dopri5, rtol = atol = 1e-10")
+    """A view disagrees with its reference by more than the tolerance."""
 
 
 @dataclass(frozen=True)
@@ -120,48 +38,108 @@ class VerifyReport:
     max_per_boundary: tuple[float, ...]
     boundaries: tuple[float, ...]
     argmax_agreement: float | None  # classifiers: fraction of inputs with the same predicted class
-    tolerance: float
+    tolerance: float | None  # None: the derived one (bit-exact words, or the fixed-point bound)
+    tolerance_text: str
     reference: str
     simulator: str
-
-    @property
-    def passed(self) -> bool:
-        return self.max_abs_error <= self.tolerance
+    compared_steps: int
+    passed: bool
+    first_divergence: str | None = None
+    details: dict = field(default_factory=dict)  # what the view measured besides its states (cycles, runs)
 
     def as_dict(self) -> dict:
-        from dataclasses import asdict
-
-        d = asdict(self)
-        d["passed"] = self.passed
-        return d
+        return asdict(self)
 
 
-def compare(circuit: Circuit, view: str, ref: Boundaries, sim: Boundaries, tolerance: float) -> VerifyReport:
-    err = np.abs(sim.states[1:] - ref.states[1:])  # (W, B, N): every boundary after the start
+@dataclass(frozen=True, eq=False)
+class Verification:
+    """A report with the two traces it compared (for plots); the report's fields read through."""
+
+    report: VerifyReport
+    reference: object  # Trace
+    trace: object  # Trace
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.report, name)
+
+
+def verify_inputs(model, inputs=None, samples: int = 16, seed: int = 0) -> np.ndarray:
+    """The data to verify on: the given array, else `samples` standard normal draws of the data's width."""
+    from .layout import check_data
+
+    if inputs is not None:
+        return check_data(model.circuit, inputs)
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise InputError(expected_found("--samples", "a positive count", str(samples)))
+    return np.random.default_rng(seed).standard_normal((samples, model.circuit.n_data))
+
+
+def reference_of(model, view: View, x: np.ndarray, options, trace, record: Record):
+    """(reference trace, its label, whether it is the tight float reference)."""
+    from .float_view import REFERENCE_LABEL, reference_trace
+    from .plugins import VIEWS
+
+    wanted = view.reference_options(model, options)
+    if view.reference == "float" and not wanted:
+        return reference_trace(model, x, trace, getattr(options, "reverse", False)), REFERENCE_LABEL, True
+    ref_view = VIEWS.get(view.reference)
+    ref_options = ref_view.options(**wanted)
+    text = ", ".join(f"{k} {v}" for k, v in wanted.items())
+    return run_view(ref_view, model, x, ref_options, record), f"{ref_view.name} view ({text})", False
+
+
+def _boundary_rows(model, times: np.ndarray) -> list[int]:
+    """Rows of `times` that are window boundaries after the start, in the order they were reached."""
+    c = model.circuit
+    span = abs(c.t_final - c.windows[0].t_start)
+    start = times[0]
+    rows = []
+    for b in c.times:
+        if abs(b - start) <= 1e-12 * span:
+            continue
+        hit = np.flatnonzero(np.abs(times - b) <= 1e-12 * span)
+        if hit.size:
+            rows.append(int(hit[-1]))
+    return sorted(rows)
+
+
+def verify(model, view: View, x: np.ndarray, options, tolerance: float | None = None,
+           record: Record = Record.BOUNDARIES) -> Verification:
+    trace = run_view(view, model, x, options, record)
+    ref, ref_label, tight = reference_of(model, view, x, options, trace, record)
+    if tolerance is None and tight:
+        tolerance = FLOAT_TOLERANCE
+    res = diff(ref, trace, tolerance)
+    al = align(ref, trace)
+    with np.errstate(invalid="ignore"):
+        err = np.where(al.recorded[None], np.abs(al.va - al.vb), np.nan)
+    if err.shape[0] > 1:
+        err = err[1:]  # the start: loaded by every view from the same data
     if np.all(np.isnan(err)):
-        raise InputError(expected_found(f"{view} results", "recorded node voltages", "none"))
+        raise InputError(expected_found(f"{view.name} results", "recorded node voltages", "none"))
+    rows = _boundary_rows(model, ref.t[al.steps])
+    per_boundary = tuple(float(np.nanmax(err[r - 1])) for r in rows if r >= 1)
     argmax = None
-    if circuit.task is ModelTask.CLASSIFIER:
-        out = np.asarray(circuit.outputs) - 1
-        argmax = float(np.mean(np.argmax(sim.states[-1][:, out], 1) == np.argmax(ref.states[-1][:, out], 1)))
-    return VerifyReport(
-        view=view, circuit=circuit.name, inputs=int(ref.states.shape[1]),
-        max_abs_error=float(np.nanmax(err)), mean_abs_error=float(np.nanmean(err)),
-        max_per_boundary=tuple(float(v) for v in np.nanmax(err, axis=(1, 2))),
-        boundaries=tuple(float(t) for t in ref.times[1:]), argmax_agreement=argmax, tolerance=tolerance,
-        reference=ref.label, simulator=sim.label)
+    if model.circuit.task is ModelTask.CLASSIFIER:
+        out = np.asarray(model.circuit.outputs) - 1
+        argmax = float(np.mean(np.argmax(trace.v[-1][:, out], 1) == np.argmax(ref.v[-1][:, out], 1)))
+    report = VerifyReport(
+        view=view.name, circuit=model.name, inputs=int(x.shape[0]), max_abs_error=float(np.nanmax(err)),
+        mean_abs_error=float(np.nanmean(err)), max_per_boundary=per_boundary,
+        boundaries=tuple(float(ref.t[al.steps][r]) for r in rows), argmax_agreement=argmax,
+        tolerance=tolerance, tolerance_text=res.tolerance, reference=ref_label,
+        simulator=str(trace.extra.get("label", view.description)), compared_steps=res.compared_steps,
+        passed=not res.diverged, first_divergence=res.summary() if res.diverged else None,
+        details=dict(trace.extra.get("details", {})))
+    return Verification(report, ref, trace)
 
 
-def verify(circuit: Circuit, view: str, inputs: np.ndarray, tolerance: float = 1e-4,
-           options: VerifyOptions = VerifyOptions()) -> tuple[VerifyReport, Boundaries, Boundaries]:
-    run = get_verifier(view)
-    sim = run(circuit, inputs, options)
-    ref = reference_boundaries(circuit, inputs, waveform=options.waveform)
-    return compare(circuit, view, ref, sim, tolerance), ref, sim
+def plot_overlay(path: str, model, view: str, ref, trace, max_nodes: int = 4):
+    """Reference vs view trajectories of the first input for a few nodes (outputs first)."""
+    import io
 
-
-def plot_overlay(path: str, circuit: Circuit, view: str, ref: Boundaries, sim: Boundaries, max_nodes: int = 4):
-    """Float vs simulator trajectories of the first input for a few nodes (outputs first)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -169,87 +147,22 @@ def plot_overlay(path: str, circuit: Circuit, view: str, ref: Boundaries, sim: B
 
     from .fsutil import atomic_write_bytes
 
-    nodes = list(dict.fromkeys(list(circuit.outputs) + list(circuit.inputs)))[:max_nodes]
+    c = model.circuit
+    nodes = list(dict.fromkeys(list(c.outputs) + list(c.inputs)))[:max_nodes]
     fig, ax = plt.subplots(figsize=(7, 4))
     for k, node in enumerate(nodes):
         color = f"C{k}"
-        ax.plot(ref.waveform[0], ref.waveform[1][:, node - 1], color=color, lw=2.5, alpha=0.4,
-                label=f"n{node} float")
-        ax.plot(sim.waveform[0], sim.waveform[1][:, node - 1], color=color, lw=1, ls="--", label=f"n{node} {view}")
-    for t in circuit.times[1:-1]:
+        ax.plot(ref.t, ref.v[:, 0, node - 1], color=color, lw=2.5, alpha=0.4, label=f"n{node} reference")
+        ax.plot(trace.t, trace.v[:, 0, node - 1], color=color, lw=1, ls="--", label=f"n{node} {view}")
+    for t in c.times[1:-1]:
         ax.axvline(t, color="0.8", lw=0.8)
     ax.set_xlabel("time (model units)")
     ax.set_ylabel("node voltage")
-    ax.set_title(f"{circuit.name}: float reference vs {view}")
+    ax.set_title(f"{c.name}: reference vs {view}")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    import io
-
     buf = io.BytesIO()
-    fig.savefig(buf, format=path.rsplit(".", 1)[-1] if "." in path else "png", dpi=120,
-                metadata={"Software": None} if path.endswith(".png") else None)
+    fmt = path.rsplit(".", 1)[-1] if "." in path else "png"
+    fig.savefig(buf, format=fmt, dpi=120, metadata={"Software": None} if fmt == "png" else None)
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
-
-
-# -- the CLI verb ---------------------------------------------------------------
-
-DESCRIPTION = "compare a view's node voltages at every window boundary with the float reference"
-
-
-def cmd_verify(argv: list[str], parser_class: type[argparse.ArgumentParser]) -> None:
-    view = next((argv[i + 1] for i, v in enumerate(argv[:-1]) if v == "--view"),
-                next((v.split("=", 1)[1] for v in argv if v.startswith("--view=")), None))
-    if view is not None:
-        verifier_names()  # imports the view plugins, which register their commands
-        if view in _COMMANDS:
-            return _COMMANDS[view](argv, parser_class)
-    p = parser_class(prog="kgen verify", description=DESCRIPTION)
-    p.add_argument("model", help="kgen model file or original checkpoint folder")
-    p.add_argument("--view", required=True, help="spice (ngspice), veriloga (VACASK), or a later view")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--inputs", help="(batch, n_inputs) .npy inputs")
-    src.add_argument("--samples", type=int, help="this many standard normal inputs (default 16)")
-    p.add_argument("--seed", type=int, default=0, help="seed of --samples (default 0)")
-    p.add_argument("--tol", type=float, default=1e-4, help="maximum absolute error accepted (default 1e-4)")
-    p.add_argument("--chained", action="store_true", help="analog views: one transient per window")
-    p.add_argument("--plot", help="write an overlay of float vs view trajectories (first input) to this file")
-    p.add_argument("--json", action="store_true")
-    a = p.parse_args(argv)
-    from .arrays import read_inputs
-    from .original import load_any
-
-    run = get_verifier(a.view)  # an unknown view fails before any work
-    del run
-    if a.samples is not None and a.samples < 1:
-        raise InputError(expected_found("--samples", "a positive count", str(a.samples)))
-    if not (a.tol > 0 and np.isfinite(a.tol)):
-        raise InputError(expected_found("--tol", "a finite positive number", str(a.tol)))
-    if a.plot and "." in a.plot and a.plot.rsplit(".", 1)[-1].lower() not in ("png", "pdf", "svg"):
-        raise InputError(expected_found("--plot", "a .png, .pdf or .svg file name", repr(a.plot)))
-    circuit = load_any(a.model)
-    if a.inputs:
-        x = read_inputs(a.inputs, len(circuit.inputs))
-    else:
-        x = np.random.default_rng(a.seed).standard_normal((a.samples or 16, len(circuit.inputs)))
-    report, ref, sim = verify(circuit, a.view, x, a.tol, VerifyOptions(chained=a.chained, waveform=bool(a.plot)))
-    if a.plot:
-        plot_overlay(a.plot, circuit, a.view, ref, sim)
-    if a.json:
-        print(json.dumps(report.as_dict(), sort_keys=True))
-    else:
-        print(f"{report.circuit}: {a.view} vs float reference over {report.inputs} inputs "
-              f"at {len(report.boundaries)} window boundaries")
-        print(f"  view:      {report.simulator}")
-        print(f"  reference: {report.reference}")
-        print("  max |error| per boundary: " + ", ".join(
-            f"t={t:g}: {e:.3g}" for t, e in zip(report.boundaries, report.max_per_boundary)))
-        print(f"  max |error| {report.max_abs_error:.3g} V, mean |error| {report.mean_abs_error:.3g} V "
-              f"(tolerance {report.tolerance:g})")
-        if report.argmax_agreement is not None:
-            print(f"  argmax agreement {report.argmax_agreement:.4f}")
-        if a.plot:
-            print(f"  plot: {a.plot}")
-    if not report.passed:
-        raise VerifyMismatch(expected_found(f"{a.view} vs float reference", f"max |error| <= {report.tolerance:g}",
-                                            f"{report.max_abs_error:.3g}"))

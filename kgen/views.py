@@ -1,95 +1,64 @@
-"""Views: the interchangeable ways to run a circuit (float now; spice, veriloga, fixed, rtl later).
+"""Views: the interchangeable ways to run a model (float, spice, veriloga, fixed, rtl, ...).
 
-A view maps (circuit, inputs (B, n_in), options) to outputs (B, n_out) at the
-final time. `kgen run --view NAME` looks the view up here, so new views plug in
-without touching the CLI.
+A view is a plugin (kgen.plugins.VIEWS, entry-point group `kgen.views`) with a
+name, an options dataclass whose fields make its flags, and
+
+    run(model, x, options, record) -> Trace
+
+on data x (batch, n_data). Every view returns the same Trace: at least every
+window boundary and the final time; with `record=Record.STEPS` also every
+step where the view steps, or the simulator's time points where it has them.
+`kgen verify` compares a view's trace with its reference's (`reference`: the
+float model, or the bit-exact model for the RTL) through kgen.compare, the
+code `kgen diff` runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+import enum
+from abc import ABC, abstractmethod
+from typing import ClassVar
 
-import numpy as np
-
-from .circuit import Circuit
-from .errors import UnsupportedError, expected_found
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Options every view receives; a view ignores what does not apply to it."""
-
-    method: str | None = None
-    rtol: float | None = None
-    atol: float | None = None
-    dtype: str | None = None
-    extra: tuple[tuple[str, object], ...] = ()
-    trace: str | None = None  # write a per-step trace (kgen.emulation.trace) to this .npz path
-
-    def get(self, key: str, default=None):
-        return dict(self.extra).get(key, default)
+from .errors import InputError, expected_found
+from .options import options_of
 
 
-ViewFn = Callable[[Circuit, np.ndarray, RunOptions], np.ndarray]
-_VIEWS: dict[str, ViewFn] = {}
+class Record(enum.Enum):
+    """How much of a run its trace keeps."""
+
+    BOUNDARIES = "boundaries"  # the start, every window boundary, the final time
+    STEPS = "steps"  # also every solver step or simulator time point
 
 
-def register_view(name: str):
-    def deco(fn: ViewFn) -> ViewFn:
-        _VIEWS[name] = fn
-        return fn
-    return deco
+class View(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Options: ClassVar[type]
+    #: the view `kgen verify` compares this one with: "float" (the float reference) or another view's name
+    reference: ClassVar[str] = "float"
+
+    def options(self, **kwargs):
+        """This view's options from Python keywords (the same validation as its flags)."""
+        return options_of(self.Options, **kwargs)
+
+    def reference_options(self, model, options) -> dict:
+        """Keywords for the reference view's options (e.g. the same step counts), when it is a view."""
+        return {}
+
+    @abstractmethod
+    def run(self, model, x, options, record: Record = Record.BOUNDARIES):
+        """The model's trace on data x (batch, n_data) float64."""
 
 
-def _load_plugins() -> None:
-    # Views outside the core register themselves on import; a missing optional
-    # dependency only hides that view.
-    import importlib
+def run_view(view: View, model, x, options, record: Record = Record.BOUNDARIES):
+    """Run a view on checked data and hold its trace to the protocol (shape, times, circuit)."""
+    from .layout import check_data
 
-    for module in ("kgen.codegen.views", "kgen.emulation.views", "kgen.hdl.views"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name not in (module, module.rsplit(".", 1)[0]):
-                raise
-
-
-def view_names() -> list[str]:
-    _load_plugins()
-    return sorted(_VIEWS)
-
-
-def get_view(name: str) -> ViewFn:
-    _load_plugins()
-    if name not in _VIEWS:
-        raise UnsupportedError(expected_found("view", "one of " + ", ".join(sorted(_VIEWS)), repr(name)))
-    return _VIEWS[name]
-
-
-def float_options(circuit: Circuit, opts: RunOptions):
-    from .model import SolverOptions
-
-    d = circuit.defaults
-    return SolverOptions(method=opts.method or d.method, rtol=opts.rtol or d.rtol, atol=opts.atol or d.atol,
-                         dtype=opts.dtype or d.dtype, steps_per_window=opts.get("steps_per_window"))
-
-
-@register_view("float")
-def run_float(circuit: Circuit, inputs: np.ndarray, opts: RunOptions) -> np.ndarray:
-    """The PyTorch reference: torchdiffeq with the model's (or the given) solver settings."""
-    import torch
-
-    from .model import KirchhoffNet
-
-    solver = float_options(circuit, opts)
-    reverse = bool(opts.get("reverse", False))
-    if opts.trace:
-        from .emulation.views import write_float_trace
-
-        write_float_trace(circuit, inputs, solver, opts.trace, reverse)
-    model = KirchhoffNet(circuit, solver.torch_dtype)
-    with torch.no_grad():
-        x = torch.as_tensor(inputs, dtype=solver.torch_dtype)
-        v, _ = model.solve(model.initial_state(x), solver, reverse=reverse)
-        return model.readout(v).double().numpy()
+    x = check_data(model.circuit, x)
+    trace = view.run(model, x, options, record)
+    c = model.circuit
+    if trace.v.shape[1:] != (x.shape[0], c.n_nodes) or trace.n_steps < len(c.windows) + 1:
+        raise InputError(expected_found(f"{view.name} view's trace",
+                                        f"states (>= {len(c.windows) + 1}, {x.shape[0]}, {c.n_nodes})",
+                                        str(trace.v.shape)))
+    return trace

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kgen.errors import InputError, expected_found
-from kgen.fsutil import atomic_write_bytes
+from .errors import InputError, expected_found
+from .fsutil import atomic_write_bytes
 
 SCHEMA = "kgen.trace/1"
 FLAG_NAMES = {1: "accumulator overflow", 2: "saturation", 4: "read-copy saturation"}
@@ -136,18 +136,6 @@ def read_trace(path: str | Path) -> Trace:
     opt = {k: d.get(k) for k in ("raw", "fmt_signed", "fmt_int_bits", "fmt_frac_bits", "bound")}
     return Trace(d["t"], d["v"], d["flags"], d["window"], str(_scalar(d, "source", "")), str(_scalar(d, "method", "")),
                  str(_scalar(d, "digest", "")), bool(_scalar(d, "fixed_step", True)), **opt)
-
-
-def fixed_trace(program, result, bound: np.ndarray | None = None) -> Trace:
-    """The trace of a bit-exact run (Emulator.run(..., record=True))."""
-    if result.states is None:
-        raise ValueError("the run was not recorded")
-    fmt = program.integrator
-    n = program.n_nodes
-    raw = np.transpose(result.states, (0, 2, 1))
-    return Trace(result.times, fmt.values(raw), np.transpose(result.flags, (0, 2, 1)), program.step_windows(),
-                 "fixed", "euler", program.digest, True, raw, np.full(n, fmt.signed), np.full(n, fmt.int_bits),
-                 np.full(n, fmt.frac_bits), None if bound is None else np.transpose(bound, (0, 2, 1)))
 
 
 def float_trace(times: np.ndarray, states: np.ndarray, windows: np.ndarray, method: str, digest: str,

@@ -1,11 +1,15 @@
-"""`kgen diff`: compare two traces and name the first diverging step and node, and why.
+"""Comparing two traces: `kgen diff`, and `kgen verify` (a view's trace against its reference's).
 
 Both fixed-step on the same time grid: step by step. Otherwise B is
-interpolated linearly in time onto A's times inside their common span. Two
-fixed-point traces with the same formats compare their integer words exactly
-(atol 0). Otherwise the default tolerance is the derived error bound the
-traces carry (`bound`, elementwise, summed when both have one), else half an
-LSB of the coarser format, else 1e-9.
+interpolated linearly in time onto A's times inside their common span (exact
+where B has a point at that time: the reference of `kgen verify` is computed at
+the view's own times). Two fixed-point traces with the same formats compare
+their integer words exactly (atol 0). Otherwise the default tolerance is the
+derived error bound the traces carry (`bound`, elementwise, summed when both
+have one), else half an LSB of the coarser format, else 1e-9.
+
+A node a trace never recorded after the start (a simulator that saved only
+the outputs) is left out of the comparison; any other NaN is a divergence.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kgen.errors import InputError, expected_found
+from .errors import InputError, expected_found
 
 from .trace import FLAG_NAMES, Trace
 
@@ -55,13 +59,15 @@ def _same_formats(a: Trace, b: Trace) -> bool:
 
 
 def _interpolate(b: Trace, t: np.ndarray, field: np.ndarray) -> np.ndarray:
-    """field (S_b, B, N) of trace b at times t (linear; t inside b's span)."""
+    """field (S_b, B, N) of trace b at times t (linear; t inside b's span; exact at b's own times)."""
     order = np.argsort(b.t, kind="stable")
     tb, fb = b.t[order], field[order]
     idx = np.clip(np.searchsorted(tb, t, side="right") - 1, 0, len(tb) - 2)
     t0, t1 = tb[idx], tb[idx + 1]
     w = np.where(t1 > t0, (t - t0) / np.where(t1 > t0, t1 - t0, 1.0), 0.0)[:, None, None]
-    return fb[idx] * (1 - w) + fb[idx + 1] * w
+    with np.errstate(invalid="ignore"):
+        mixed = fb[idx] * (1 - w) + fb[idx + 1] * w
+    return np.where(w == 0, fb[idx], np.where(w == 1, fb[idx + 1], mixed))
 
 
 def _half_lsb(tr: Trace) -> np.ndarray | None:
@@ -70,32 +76,49 @@ def _half_lsb(tr: Trace) -> np.ndarray | None:
     return np.ldexp(0.5, -tr.fmt_frac_bits.astype(np.int64))  # (N,)
 
 
-def diff(a: Trace, b: Trace, atol: float | None = None) -> DiffResult:
+@dataclass(frozen=True, eq=False)
+class Alignment:
+    """Two traces on A's compared steps: by step (same fixed grid) or by time (B interpolated)."""
+
+    mode: str  # "step" or "time"
+    steps: np.ndarray  # indices into A's steps
+    va: np.ndarray  # (K, B, N)
+    vb: np.ndarray
+    fb: np.ndarray  # B's flags on A's steps (zeros when interpolated)
+    bound_b: np.ndarray | None
+    recorded: np.ndarray  # (B, N) bool: recorded after the start by both traces
+
+
+def _recorded(tr: Trace) -> np.ndarray:
+    if tr.n_steps < 2:
+        return np.ones(tr.v.shape[1:], bool)
+    return ~np.all(np.isnan(tr.v[1:]), axis=0)
+
+
+def align(a: Trace, b: Trace) -> Alignment:
     if a.v.shape[1:] != b.v.shape[1:]:
         raise InputError(expected_found("traces to compare", f"the same (batch, nodes) {a.v.shape[1:]}",
                                         f"{b.v.shape[1:]}"))
     if a.digest and b.digest and a.digest != b.digest:
         raise InputError(expected_found("traces to compare", f"runs of one circuit ({a.digest[:12]})",
                                         f"circuit {b.digest[:12]}"))
+    recorded = _recorded(a) & _recorded(b)
     same_grid = (a.fixed_step and b.fixed_step and a.n_steps == b.n_steps and np.allclose(a.t, b.t, rtol=0,
                                                                                              atol=1e-12))
     if same_grid:
-        steps = np.arange(a.n_steps)
-        va, vb = a.v, b.v
-        fb = b.flags
-        bound_b = b.bound
-        mode = "step"
-    else:
-        lo, hi = max(a.t.min(), b.t.min()), min(a.t.max(), b.t.max())
-        steps = np.flatnonzero((a.t >= lo - 1e-12) & (a.t <= hi + 1e-12))
-        if steps.size == 0 or b.n_steps < 2:
-            raise InputError(expected_found("traces to compare", "overlapping time spans",
-                                            f"A [{a.t.min():g}, {a.t.max():g}], B [{b.t.min():g}, {b.t.max():g}]"))
-        va = a.v[steps]
-        vb = _interpolate(b, a.t[steps], b.v)
-        fb = np.zeros_like(a.flags[steps])
-        bound_b = None if b.bound is None else _interpolate(b, a.t[steps], b.bound)
-        mode = "time"
+        return Alignment("step", np.arange(a.n_steps), a.v, b.v, b.flags, b.bound, recorded)
+    lo, hi = max(a.t.min(), b.t.min()), min(a.t.max(), b.t.max())
+    steps = np.flatnonzero((a.t >= lo - 1e-12) & (a.t <= hi + 1e-12))
+    if steps.size == 0 or b.n_steps < 2:
+        raise InputError(expected_found("traces to compare", "overlapping time spans",
+                                        f"A [{a.t.min():g}, {a.t.max():g}], B [{b.t.min():g}, {b.t.max():g}]"))
+    return Alignment("time", steps, a.v[steps], _interpolate(b, a.t[steps], b.v), np.zeros_like(a.flags[steps]),
+                     None if b.bound is None else _interpolate(b, a.t[steps], b.bound), recorded)
+
+
+def diff(a: Trace, b: Trace, atol: float | None = None) -> DiffResult:
+    al = align(a, b)
+    steps, va, vb, fb, bound_b, mode = al.steps, al.va, al.vb, al.fb, al.bound_b, al.mode
     bits = mode == "step" and _same_formats(a, b) and atol is None
     if bits:
         mode = "bit-exact"
@@ -103,7 +126,8 @@ def diff(a: Trace, b: Trace, atol: float | None = None) -> DiffResult:
         tol = np.zeros_like(delta)
         tol_text = "integer words, atol 0"
     else:
-        delta = np.abs(va - vb)
+        with np.errstate(invalid="ignore"):
+            delta = np.abs(va - vb)
         if atol is not None:
             tol = np.full(delta.shape, float(atol))
             tol_text = f"atol {atol:g}"
@@ -121,15 +145,22 @@ def diff(a: Trace, b: Trace, atol: float | None = None) -> DiffResult:
             else:
                 tol = np.full(delta.shape, DEFAULT_FLOAT_ATOL)
                 tol_text = f"atol {DEFAULT_FLOAT_ATOL:g}"
-    over = delta > tol
-    max_abs = float(np.max(np.abs(va - vb))) if va.size else 0.0
+    compared = np.broadcast_to(al.recorded, delta.shape)
+    nan = compared & ~np.isfinite(delta)
+    over = compared & ((delta > tol) | nan)
+    finite = compared & np.isfinite(delta)
+    max_abs = float(np.max(np.abs(va - vb)[finite])) if finite.any() else 0.0
     if not over.any():
         return DiffResult(len(steps), mode, tol_text, max_abs)
     k = int(np.flatnonzero(over.any(axis=(1, 2)))[0])
-    excess = np.where(over[k], delta[k] - tol[k], -np.inf)
+    excess = np.where(over[k], np.where(nan[k], np.inf, delta[k] - tol[k]), -np.inf)
     sample, node = np.unravel_index(int(np.argmax(excess)), excess.shape)
     s = int(steps[k])
-    cause = _cause(a, b, fb, over, delta, k, s, int(sample), int(node), bits, mode, tol_text)
+    if nan[k, sample, node]:
+        which = "A" if not np.isfinite(va[k, sample, node]) else "B"
+        cause = f"{which} is not a finite number there"
+    else:
+        cause = _cause(a, b, fb, over, delta, k, s, int(sample), int(node), bits, mode, tol_text)
     return DiffResult(len(steps), mode, tol_text, max_abs, s, float(a.t[s]), int(node) + 1, int(sample),
                       float(va[k, sample, node]), float(vb[k, sample, node]), float(tol[k, sample, node]), cause)
 
