@@ -50,12 +50,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from kgen.circuit import Circuit
-from kgen.devices import DEVICE_KINDS, LEAKY_SLOPE, Activation
+from kgen.devices import DEVICE_KINDS, LEAKY_SLOPE, PIECES, Activation
 
-from .edges import PIECES, constant_pieces, is_difference
-from .floatref import FloatEuler, act, slope
+from .floatref import FloatEuler
 from .program import OpCode, Program
-from .qformat import Rounding
+from kgen.qformat import Rounding
 
 #: Circuits up to this many nodes get the dense (zonotope) propagation.
 DENSE_NODES = 32
@@ -76,13 +75,13 @@ def quantized_pieces(program: Program, kind_index: int, params: np.ndarray) -> d
     from .lower import _const_raw
 
     kp = program.kinds[kind_index]
-    consts = constant_pieces(kp.kind)
+    consts = DEVICE_KINDS[kp.kind].constant_pieces
     out: dict[str, np.ndarray | float] = {}
     for piece in PIECES:
         if piece in kp.params:
             row = kp.params.index(piece)
             out[piece] = np.ldexp(params[row].astype(np.float64), -kp.param_formats[row].frac_bits)
-        elif piece == "w_des" and is_difference(kp.kind):
+        elif piece == "w_des" and DEVICE_KINDS[kp.kind].is_difference:
             out[piece] = -out["w_src"]
         else:
             c = consts[piece]
@@ -92,20 +91,6 @@ def quantized_pieces(program: Program, kind_index: int, params: np.ndarray) -> d
                 raw, frac = _const_raw(c)
                 out[piece] = np.ldexp(float(raw), -frac)
     return out
-
-
-def slope_range(a: Activation, z: np.ndarray, rad: np.ndarray):
-    """(g_lo, g_hi): the activation's slope range over [z - rad, z + rad]."""
-    if a is Activation.TANH:
-        near = np.maximum(np.abs(z) - rad, 0.0)
-        far = np.abs(z) + rad
-        return 1.0 - np.tanh(far) ** 2, 1.0 - np.tanh(near) ** 2
-    if a is Activation.RELU:
-        return (z - rad > 0).astype(np.float64), (z + rad > 0).astype(np.float64)
-    if a is Activation.LEAKY_RELU:
-        return np.where(z - rad > 0, 1.0, LEAKY_SLOPE), np.where(z + rad > 0, 1.0, LEAKY_SLOPE)
-    one = np.ones_like(z)
-    return one, one
 
 
 def activation_error(program: Program, kind_index: int) -> tuple[float, float | None]:
@@ -230,8 +215,8 @@ class _Window:
                 r2[sl] = np.minimum(0.5 * curv * dzs, np.minimum(TANH_SLOPE_LIPSCHITZ * dzs, gmax)) * dzs
                 wide = dzs.max() > MIDPOINT_FROM  # the midpoint slope can only win once dz is large
             else:
-                ys, gs = act(a, zs), slope(a, zs)
-                lo, g_hi[sl] = slope_range(a, zs, rs)
+                ys, gs = a.numpy(zs), a.numpy_slope(zs)
+                lo, g_hi[sl] = a.slope_range(zs, rs)
                 gp[sl] = np.maximum(g_hi[sl] - gs, gs - lo)
                 e_act[sl] = eps if leaky is None else eps + leaky * np.maximum(rs - zs, 0.0)
                 kink = 0.0 if a is Activation.IDENTITY else (1.0 if a is Activation.RELU else 1.0 - LEAKY_SLOPE)
@@ -239,7 +224,7 @@ class _Window:
                 wide = a is not Activation.IDENTITY
             y[sl], g[sl], lin[sl] = ys, gs, gs
             if wide:  # linearise with the slope range's midpoint where that encloses the rest more tightly
-                lo, hi = slope_range(a, zs, dzs)
+                lo, hi = a.slope_range(zs, dzs)
                 r_mid = 0.5 * (hi - lo) * dzs
                 use = r_mid < r2[sl]
                 lin[sl] = np.where(use, 0.5 * (hi + lo), gs)

@@ -14,30 +14,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from kgen.circuit import Circuit
-from kgen.devices import LEAKY_SLOPE, Activation, DEVICE_KINDS
+from kgen.devices import DEVICE_KINDS
 
-from .edges import WindowEdges, incidence, window_edges
-
-
-def act(a: Activation, z: np.ndarray) -> np.ndarray:
-    if a is Activation.TANH:
-        return np.tanh(z)
-    if a is Activation.RELU:
-        return np.maximum(z, 0.0)
-    if a is Activation.LEAKY_RELU:
-        return np.where(z >= 0, z, LEAKY_SLOPE * z)
-    return z
-
-
-def slope(a: Activation, z: np.ndarray) -> np.ndarray:
-    """act'(z) (the right-hand slope at a kink)."""
-    if a is Activation.TANH:
-        return 1.0 - np.tanh(z) ** 2
-    if a is Activation.RELU:
-        return (z > 0).astype(np.float64)
-    if a is Activation.LEAKY_RELU:
-        return np.where(z > 0, 1.0, LEAKY_SLOPE)
-    return np.ones_like(z)
+from kgen.layout import WindowEdges, incidence, initial_state, window_edges
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,7 +94,7 @@ class FloatEuler:
     def currents(self, w: int, vg: np.ndarray) -> np.ndarray:
         out = np.empty((self.windows[w].edges.n_edges, vg.shape[1]))
         for seg, z in self.pre_activation(w, vg):
-            out[seg.start:seg.stop] = seg.pieces["scale"][:, None] * act(DEVICE_KINDS[seg.kind].activation, z)
+            out[seg.start:seg.stop] = seg.pieces["scale"][:, None] * DEVICE_KINDS[seg.kind].activation.numpy(z)
         return out
 
     def rhs(self, w: int, v: np.ndarray) -> np.ndarray:
@@ -128,7 +107,7 @@ class FloatEuler:
         vg = np.vstack([np.zeros((1, v.shape[1])), v])
         out = np.empty((self.windows[w].edges.n_edges, v.shape[1]))
         for seg, z in self.pre_activation(w, vg):
-            out[seg.start:seg.stop] = slope(DEVICE_KINDS[seg.kind].activation, z)
+            out[seg.start:seg.stop] = DEVICE_KINDS[seg.kind].activation.numpy_slope(z)
         return out
 
     def spectral_radius(self, w: int, v: np.ndarray, dense_max: int = 32) -> np.ndarray:
@@ -144,9 +123,8 @@ class FloatEuler:
         return (rows * fw.inv_c).max(0)
 
     def initial_state(self, x: np.ndarray) -> np.ndarray:
-        v = np.zeros((self.circuit.n_nodes, x.shape[0]))
-        v[np.asarray(self.circuit.inputs) - 1] = np.asarray(x, dtype=np.float64).T
-        return v
+        """Data (B, n_data) -> the node-major state (N, B) at t = 0."""
+        return initial_state(self.circuit, np.asarray(x, dtype=np.float64)).T.copy()
 
     def run(self, x: np.ndarray, steps: tuple[int, ...], reverse: bool = False, record: bool = False,
             marks=None, on_step=None):

@@ -21,9 +21,9 @@ import numpy as np
 
 from kgen.errors import InputError, expected_found
 
-from .edges import incidence
+from kgen.layout import incidence
 from .program import KindProgram, OpCode, Program, WindowProgram
-from .qformat import shift_round_array
+from kgen.qformat import shift_round_array
 
 #: Trace flag bits (per step, sample and node).
 FLAG_OVERFLOW = 1  # an accumulator wrapped (never by construction; counted if it happens)
@@ -155,12 +155,9 @@ class Emulator:
 
     # -- running ----------------------------------------------------------------------------------------------
     def load(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Inputs (B, n_in) float -> integrator raw (N, B) and per-node saturation mask (N, B)."""
+        """Data (B, n_data) float -> integrator raw (N, B) and per-node saturation mask (N, B)."""
         p = self.program
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != len(p.inputs):
-            raise InputError(expected_found("inputs", f"shape (batch, {len(p.inputs)})", str(x.shape)))
-        raw, flags = p.integrator.quantize_array(x.T)
+        raw, flags = p.integrator.quantize_array(p.input_values(x).T)
         X = np.zeros((p.n_nodes, x.shape[0]), np.int64)
         sat = np.zeros(X.shape, bool)
         idx = np.asarray(p.inputs) - 1

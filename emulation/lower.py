@@ -16,14 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kgen.circuit import Circuit
-from kgen.devices import DEVICE_KINDS, LEAKY_SLOPE, Activation
+from kgen.circuit import Circuit, Fill
+from kgen.devices import DEVICE_KINDS, LEAKY_SLOPE, PIECES, Activation
 from kgen.errors import InputError, UnsupportedError, expected_found
 
-from .config import QuantConfig
-from .edges import PIECES, constant_pieces, is_difference, window_edges
+from kgen.quant import QuantConfig
+from kgen.layout import input_map, window_edges
 from .program import KindProgram, Op, OpCode, Program, WindowProgram
-from .qformat import MAX_WIDTH, QFormat, Rounding, exact_format, fit_format, signed_bits
+from kgen.qformat import MAX_WIDTH, QFormat, Rounding, exact_format, fit_format, signed_bits
 from .tanh_table import build_table
 
 _LIMIT = float(2 ** 62)
@@ -151,10 +151,10 @@ class _Builder:
 def lower_kind(kind: str, read: QFormat, formats: dict[str, QFormat], config: QuantConfig) -> KindProgram:
     """The op list of one device kind; `formats` holds the stored pieces' formats."""
     dk = DEVICE_KINDS[kind]
-    consts = constant_pieces(kind)
+    consts = DEVICE_KINDS[kind].constant_pieces
     tanh_cap = (1 << config.tanh.out_frac) - 1
     b = _Builder(read, tanh_cap)
-    if is_difference(kind):
+    if DEVICE_KINDS[kind].is_difference:
         d = b.emit("d", OpCode.SUB, ("v_src", "v_des"), read.frac_bits)
         p = b.times("w_src", consts["w_src"], formats.get("w_src"), d, "wd")
     else:
@@ -206,9 +206,9 @@ def lower_kind(kind: str, read: QFormat, formats: dict[str, QFormat], config: Qu
 # -- parameter formats and values -------------------------------------------------------------------------
 
 def _stored_pieces(kind: str) -> tuple[str, ...]:
-    consts = constant_pieces(kind)
+    consts = DEVICE_KINDS[kind].constant_pieces
     out = [p for p in PIECES if consts[p] is None]
-    if is_difference(kind) and "w_des" in out:
+    if DEVICE_KINDS[kind].is_difference and "w_des" in out:
         out.remove("w_des")
     return tuple(out)
 
@@ -291,9 +291,7 @@ def _edge_current_bounds(kp: KindProgram, read: QFormat, params: np.ndarray, tan
     return np.maximum(np.abs(iv.lo), np.abs(iv.hi))
 
 
-def lower(circuit: Circuit, config: QuantConfig, reverse: bool = False, digest: str | None = None) -> Program:
-    from kgen.modelfile import circuit_digest
-
+def lower(circuit: Circuit, config: QuantConfig, reverse: bool = False) -> Program:
     if config.steps is None:
         raise InputError(expected_found("Euler steps per window", "a count per window (kgen quantize or --steps)",
                                         "none"))
@@ -366,11 +364,17 @@ def lower(circuit: Circuit, config: QuantConfig, reverse: bool = False, digest: 
     windows = tuple(WindowProgram(**b) for b in built)
     if reverse:
         windows = windows[::-1]
-    prog = Program(circuit.name, digest or circuit_digest(circuit), circuit.n_nodes, circuit.inputs,
+    prog = Program(circuit.name, circuit.digest, circuit.n_nodes, circuit.inputs,
                    circuit.outputs, reverse, read, integ, config.read_feedback, acc, tuple(kind_progs), windows, table,
-                   tuple(sorted(saturations.items())))
+                   tuple(sorted(saturations.items())), _input_columns(circuit))
     prog.check_widths()
     return prog
+
+
+def _input_columns(circuit: Circuit) -> tuple[int, ...]:
+    """The data column of each input node; () when the data maps onto the input nodes in order."""
+    _, cols = input_map(circuit)
+    return () if circuit.fill is Fill.ZEROS else tuple(int(c) for c in cols)
 
 
 def steps_for(circuit: Circuit, dt: float) -> tuple[int, ...]:

@@ -19,11 +19,11 @@ from kgen.circuit import Circuit
 from kgen.errors import UnsupportedError
 
 from .calibrate import boundary_steps, sample_errors
-from .config import QuantConfig
+from kgen.quant import QuantConfig
 from .floatref import FloatEuler
 from .interp import Emulator
 from .lower import lower
-from .qformat import QFormat
+from kgen.qformat import QFormat
 
 
 @dataclass(frozen=True)

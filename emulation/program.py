@@ -51,9 +51,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from kgen.devices import Activation
-from kgen.errors import UnsupportedError, expected_found
+from kgen.errors import InputError, UnsupportedError, expected_found
+from kgen.trace import Trace
 
-from .qformat import MAX_WIDTH, QFormat
+from kgen.qformat import MAX_WIDTH, QFormat
 from .tanh_table import TanhTable
 
 
@@ -99,7 +100,7 @@ class KindProgram:
         return self.ops[-1]
 
     def formats(self, read: QFormat) -> dict[str, QFormat]:
-        from .qformat import exact_format
+        from kgen.qformat import exact_format
 
         out = {"v_src": read, "v_des": read}
         out.update(zip(self.params, self.param_formats))
@@ -148,6 +149,27 @@ class Program:
     windows: tuple[WindowProgram, ...]  # in execution order
     tanh: TanhTable | None
     param_saturations: tuple[tuple[str, int], ...]  # (description, count) when saturation was allowed
+    input_columns: tuple[int, ...] = ()  # data column of each input node (kgen.layout.input_map); () = in order
+
+    def input_values(self, x: np.ndarray) -> np.ndarray:
+        """Data (B, n_data) -> the input nodes' values (B, n_inputs) by the circuit's fill rule."""
+        x = np.asarray(x, dtype=np.float64)
+        width = (max(self.input_columns) + 1) if self.input_columns else len(self.inputs)
+        if x.ndim != 2 or x.shape[1] != width:
+            raise InputError(expected_found("inputs", f"shape (batch, {width})", str(x.shape)))
+        return x[:, list(self.input_columns)] if self.input_columns else x
+
+    def trace(self, raw: np.ndarray, flags: np.ndarray, source: str, marks=None, bound=None) -> Trace:
+        """The trace of integrator words raw (S, N, B) recorded at step indices `marks` (every step if None),
+        with their flags (S, N, B) and optionally the derived error bound (S, N, B)."""
+        times, windows = self.step_times(), self.step_windows()
+        if marks is not None:
+            times, windows = times[marks], windows[marks]
+        fmt, n = self.integrator, self.n_nodes
+        raw = np.transpose(raw, (0, 2, 1))
+        return Trace(times, fmt.values(raw), np.transpose(flags, (0, 2, 1)).astype(np.uint8), windows, source,
+                     "euler", self.digest, True, raw, np.full(n, fmt.signed), np.full(n, fmt.int_bits),
+                     np.full(n, fmt.frac_bits), None if bound is None else np.transpose(bound, (0, 2, 1)))
 
     @property
     def residue(self) -> QFormat:

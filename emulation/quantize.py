@@ -29,7 +29,7 @@ from kgen.errors import InputError, expected_found
 
 from .bound import DENSE_NODES, propagate
 from .calibrate import Ranges, StepChoice, choose_step, dopri5_boundaries, integer_bits, observe_ranges
-from .config import MAX_UNITS, QuantConfig, balanced_lanes, check_lanes, check_parallelism
+from kgen.quant import MAX_UNITS, HdlChoices, QuantConfig, balanced_lanes, check_lanes, check_parallelism
 from .interp import Emulator
 from .lower import lower, steps_for
 from .precision import ErrorProbe, Measure, TableCell, accuracy_table, search_param_width, search_read_width, \
@@ -88,6 +88,7 @@ class QuantizeOptions:
 @dataclass(frozen=True, eq=False)
 class QuantizeResult:
     config: QuantConfig
+    hdl: HdlChoices
     program: Program
     reverse: bool
     n_samples: int
@@ -117,7 +118,7 @@ class QuantizeResult:
             "direction": "reverse" if self.reverse else "forward", "samples": self.n_samples,
             "dt": self.step.dt, "steps": list(cfg.steps), "dt_met_tolerance": self.step.met,
             "dt_stable": self.step.dt_stable, "read": str(cfg.read), "integrator": str(cfg.integrator),
-            "param_width": cfg.param_width, "vmax": self.ranges.overall, "lanes": cfg.lanes, "units": cfg.units,
+            "param_width": cfg.param_width, "vmax": self.ranges.overall, "lanes": self.hdl.lanes, "units": self.hdl.units,
             "error_vs_float_euler": {"max": self.final.max, "p99": self.final.p99, "mean": self.final.mean},
             "saturations": self.calibration_saturations, "overflows": self.calibration_overflows,
         }
@@ -173,8 +174,8 @@ def quantize(circuit: Circuit, x: np.ndarray, opts: QuantizeOptions = QuantizeOp
     cfg = with_width(base, int_bits, rw, opts.integrator_width)
     say(f"parameters {pw} bits, read {cfg.read}, integrator {cfg.integrator}")
     program = lower(circuit, cfg, reverse=reverse)
-    cfg = replace(cfg, **twin_parallelism(program, opts))
-    say(f"HDL twin: L = {cfg.lanes} edge lanes, U = {cfg.units} update units")
+    hdl = twin_parallelism(program, opts)
+    say(f"HDL twin: L = {hdl.lanes} edge lanes, U = {hdl.units} update units")
     final = probe.measure(cfg)
     table = []
     if opts.table:
@@ -220,18 +221,18 @@ def quantize(circuit: Circuit, x: np.ndarray, opts: QuantizeOptions = QuantizeOp
     params = {key: np.concatenate(v) for key, v in params.items()}
     say(f"fixed vs float Euler: max {final.max:.3g}, p99 {final.p99:.3g}"
         + (f"; bound max {bound_max:.3g}" if bound_max is not None else ""))
-    return QuantizeResult(cfg, program, reverse, len(x), step, ranges, int_bits, param_search, read_search, table,
+    return QuantizeResult(cfg, hdl, program, reverse, len(x), step, ranges, int_bits, param_search, read_search, table,
                           final, bound_max, bound_p99, within, run.total_saturations, run.total_overflows,
                           run.summary(), disp_fixed, disp_euler, agreement, tanh_share, params)
 
 
-def twin_parallelism(program: Program, opts: QuantizeOptions) -> dict:
-    """lanes and units for quant.json: the user's, else U = 1 and the balanced lane count."""
+def twin_parallelism(program: Program, opts: QuantizeOptions) -> HdlChoices:
+    """lanes and units for hdl.json: the user's, else U = 1 and the balanced lane count."""
     edges = [w.n_edges for w in program.windows]
     units = opts.units or 1
     lanes = opts.lanes or balanced_lanes(edges, program.n_nodes, units)
     lanes, units = check_parallelism(lanes, units, edges, program.n_nodes)
-    return {"lanes": lanes, "units": units}
+    return HdlChoices(lanes=lanes, units=units)
 
 
 def probe_final(circuit: Circuit, x: np.ndarray, steps, reverse: bool) -> np.ndarray:
@@ -243,4 +244,4 @@ def probe_final(circuit: Circuit, x: np.ndarray, steps, reverse: bool) -> np.nda
 def calibration_inputs(circuit: Circuit, data: np.ndarray | None, samples: int, seed: int) -> np.ndarray:
     if data is not None:
         return data
-    return np.random.RandomState(seed).randn(samples, len(circuit.inputs))
+    return np.random.RandomState(seed).randn(samples, circuit.n_data)

@@ -33,55 +33,8 @@ import numpy as np
 
 from kgen.errors import InputError, expected_found
 
-from .qformat import QFormat, Rounding, shift_round_array
-
-
-@dataclass(frozen=True)
-class TanhSpec:
-    """The choices that define a table (stored in quant.json)."""
-
-    segments: int = 1024
-    x_max: int = 8
-    arg_frac: int = 20  # fraction bits of |z| at the lookup
-    out_frac: int = 22  # fraction bits of the output
-
-    def __post_init__(self):
-        seg_bits = math.log2(self.segments) if self.segments > 0 else -1
-        xm_bits = math.log2(self.x_max) if self.x_max > 0 else -1
-        if seg_bits != int(seg_bits) or xm_bits != int(xm_bits):
-            raise InputError(expected_found("tanh table", "a power-of-two segment count and clamp",
-                                            f"{self.segments} segments up to {self.x_max}"))
-        if self.seg_shift < 1:
-            raise InputError(expected_found("tanh table argument", f"more than {self.arg_frac - self.seg_shift + 1} "
-                                            "fraction bits", f"{self.arg_frac}"))
-        if not 2 <= self.out_frac <= 40:
-            raise InputError(expected_found("tanh table output", "2..40 fraction bits", str(self.out_frac)))
-
-    @property
-    def index_bits(self) -> int:
-        return int(math.log2(self.segments))
-
-    @property
-    def seg_shift(self) -> int:
-        """tb: fraction bits of |z| below the segment index."""
-        return self.arg_frac - (self.index_bits - int(math.log2(self.x_max)))
-
-    @property
-    def arg_format(self) -> QFormat:
-        """|z| at the lookup: unsigned, log2(x_max) integer bits, rounded half-up, clamped."""
-        return QFormat(False, int(math.log2(self.x_max)), self.arg_frac, Rounding.HALF_UP)
-
-    @property
-    def out_format(self) -> QFormat:
-        """The signed output: magnitude below 1 plus the sign."""
-        return QFormat(True, 1, self.out_frac, Rounding.HALF_UP)
-
-    def to_dict(self) -> dict:
-        return {"segments": self.segments, "x_max": self.x_max, "arg_frac": self.arg_frac, "out_frac": self.out_frac}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TanhSpec:
-        return cls(int(d["segments"]), int(d["x_max"]), int(d["arg_frac"]), int(d["out_frac"]))
+from kgen.qformat import QFormat, Rounding, shift_round_array
+from kgen.quant import TanhSpec
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,41 +1,77 @@
-"""The `fixed` view (the bit-exact model) and the float view's trace writer.
+"""The `fixed` view: the bit-exact model, the twin's golden reference.
 
 `kgen run MODEL --view fixed` lowers the circuit with the model's stored
-`kgen quantize` choices (quant.json; defaults plus `--steps` when absent),
-runs the bit-exact model and returns the integrator values of the output
-nodes. Saturations and overflows are reported on stderr with counts, never
-dropped silently. `--trace FILE` writes every step in the trace format, with
-the derived error bound against float Euler when the circuit is small.
+`kgen quantize` choices (its quant section; flags override the step counts
+and the state formats), runs the bit-exact model and returns the integrator
+words as a trace. Saturations and overflows are reported on stderr with
+counts, never dropped silently. On small circuits the trace carries the
+derived error bound against float Euler at the same steps, the reference
+`kgen verify --view fixed` holds it to.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kgen.circuit import Circuit
 from kgen.errors import InputError, expected_found
-from kgen.views import RunOptions, register_view
+from kgen.options import option, reverse_option, steps_for_windows, steps_option
+from kgen.qformat import QFormat
+from kgen.quant import QuantConfig
+from kgen.views import Record, View
+
+#: The widest formats the HDL core takes (the twin's options accept no wider).
+MAX_READ_BITS = 32
+MAX_STATE_BITS = 48
 
 
-def run_config(circuit: Circuit, opts: RunOptions):
-    """QuantConfig for a run: the model's quant.json, else defaults; --steps overrides the step counts."""
-    from kgen.modelfile import circuit_digest
+def _format(flag: str, limit: int):
+    def parse(text) -> QFormat:
+        fmt = text if isinstance(text, QFormat) else QFormat.parse(str(text))
+        if fmt.width > limit:
+            raise InputError(expected_found(flag, f"a format of at most {limit} bits (the HDL core's limit)",
+                                            f"{fmt} ({fmt.width} bits)"))
+        return fmt
+    return parse
 
-    from .config import QuantConfig, load_quant
 
-    model = opts.get("model_path")
-    cfg = load_quant(model, circuit_digest(circuit)) if model else None
-    cfg = cfg or QuantConfig()
-    steps = opts.get("steps_per_window")
-    if steps:
-        cfg = cfg.with_steps([int(steps)] * len(circuit.windows))
+def read_format_option():
+    return option(None, help="read copy format, e.g. s7.11 (default: the model's stored choice)",
+                  parse=_format("--read-format", MAX_READ_BITS), metavar="FORMAT")
+
+
+def integrator_format_option():
+    return option(None, help="integrator format, e.g. s7.25 (default: the model's stored choice)",
+                  parse=_format("--integrator-format", MAX_STATE_BITS), metavar="FORMAT")
+
+
+def twin_config(model, steps=None, read: QFormat | None = None, integrator: QFormat | None = None) -> QuantConfig:
+    """The twin's numeric choices: the model's stored ones (else the defaults), then the flags.
+
+    The HDL and the bit-exact model both lower with this, so they execute one program."""
+    cfg = model.quant or QuantConfig()
+    if read is not None:
+        cfg = replace(cfg, read=read)
+    if integrator is not None:
+        cfg = replace(cfg, integrator=integrator)
+    steps = steps_for_windows(steps, len(model.circuit.windows))
+    if steps is not None:
+        cfg = cfg.with_steps(steps)
     if cfg.steps is None:
-        raise InputError(expected_found("fixed view step counts", "a model quantized by `kgen quantize` or --steps N",
+        raise InputError(expected_found("Euler steps per window", "a model quantized by `kgen quantize` or --steps N",
                                         "neither"))
     return cfg
+
+
+@dataclass(frozen=True)
+class FixedOptions:
+    title = "fixed view"
+    steps: int | tuple[int, ...] | None = steps_option()
+    read_format: QFormat | None = read_format_option()
+    integrator_format: QFormat | None = integrator_format_option()
+    reverse: bool = reverse_option()
 
 
 def warn_counts(result, what: str = "fixed view") -> None:
@@ -44,68 +80,42 @@ def warn_counts(result, what: str = "fixed view") -> None:
         print(f"kgen: warning: {what}: {text}", file=sys.stderr)
 
 
-@register_view("fixed")
-def run_fixed(circuit: Circuit, inputs: np.ndarray, opts: RunOptions) -> np.ndarray:
-    """The bit-exact fixed-point Euler model (the RTL's golden reference)."""
-    from .interp import Emulator
+def program_of(model, options):
+    """The lowered program of a twin view's options (the fixed view's and the RTL's)."""
     from .lower import lower
-    from .trace import fixed_trace, write_trace
 
-    cfg = run_config(circuit, opts)
-    program = lower(circuit, cfg, reverse=bool(opts.get("reverse", False)))
+    cfg = twin_config(model, options.steps, options.read_format, options.integrator_format)
+    program = lower(model.circuit, cfg, reverse=options.reverse)
     if program.param_saturations:
         print("kgen: warning: fixed view: saturated parameters: "
               + ", ".join(f"{k}: {v}" for k, v in program.param_saturations), file=sys.stderr)
-    trace = getattr(opts, "trace", None)
-    result = Emulator(program).run(inputs, record=bool(trace))
-    warn_counts(result)
-    if trace:
+    return program
+
+
+class FixedView(View):
+    name = "fixed"
+    description = "the bit-exact fixed-point Euler model (the RTL's golden reference)"
+    Options = FixedOptions
+
+    def reference_options(self, model, options: FixedOptions) -> dict:
+        """Float Euler at the same steps: what the derived error bound covers."""
+        steps = twin_config(model, options.steps).steps
+        return {"method": "euler", "steps": steps, "dtype": "float64", "reverse": options.reverse}
+
+    def run(self, model, x: np.ndarray, options: FixedOptions, record: Record = Record.BOUNDARIES):
         from .bound import DENSE_NODES, propagate
+        from .interp import Emulator
 
+        program = program_of(model, options)
+        marks = None if record is Record.STEPS else program.boundary_steps()
+        result = Emulator(program).run(x, record=True, marks=marks)
+        warn_counts(result)
         bound = None
-        if circuit.n_nodes <= DENSE_NODES:
-            bound = propagate(circuit, program, inputs).bound
-        write_trace(trace, fixed_trace(program, result, bound))
-    return result.outputs
+        if model.circuit.n_nodes <= DENSE_NODES:
+            bound = propagate(model.circuit, program, x).bound
+            if marks is not None:
+                bound = bound[marks]
+        return program.trace(result.states, result.flags, "fixed", marks, bound)
 
 
-def float_trajectory(circuit: Circuit, inputs: np.ndarray, solver, reverse: bool, points: int | None):
-    """(times, states (S, N, B), windows, fixed_step) of the float model.
-
-    Fixed-step methods record every step (`points` = steps per window); adaptive
-    ones record `points` evenly spaced times per window (100 if not given).
-    """
-    import torch
-
-    from kgen.model import FIXED_STEP, KirchhoffNet, _odeint
-
-    model = KirchhoffNet(circuit, solver.torch_dtype)
-    fixed = solver.method in FIXED_STEP and bool(solver.steps_per_window)
-    per = solver.steps_per_window if fixed else (points or 100)
-    order = range(len(circuit.windows) - 1, -1, -1) if reverse else range(len(circuit.windows))
-    times, states, wins = [], [], []
-    with torch.no_grad():
-        v = model.initial_state(torch.as_tensor(inputs, dtype=solver.torch_dtype))
-        first = True
-        for w in order:
-            f = model.fields[w]
-            a, b = (f.t_end, f.t_start) if reverse else (f.t_start, f.t_end)
-            t = torch.linspace(a, b, per + 1, dtype=model.dtype)
-            out = _odeint(f, v, t, solver if fixed else replace(solver, steps_per_window=None))
-            keep = slice(0 if first else 1, None)
-            times.append(t.numpy()[keep])
-            states.append(out.double().numpy()[keep])
-            wins += [w] * (per + 1 if first else per)
-            v = out[-1]
-            first = False
-    return np.concatenate(times), np.concatenate(states), np.asarray(wins), fixed
-
-
-def write_float_trace(circuit: Circuit, inputs: np.ndarray, solver, path, reverse: bool = False) -> None:
-    """The float view's `--trace`: every step for fixed-step methods, else 100 points per window."""
-    from kgen.modelfile import circuit_digest
-
-    from .trace import float_trace, write_trace
-
-    t, states, wins, fixed = float_trajectory(circuit, inputs, solver, reverse, None)
-    write_trace(path, float_trace(t, states, wins, solver.method, circuit_digest(circuit), fixed))
+VIEW = FixedView()
