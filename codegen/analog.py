@@ -1,4 +1,4 @@
-"""What every analog netlist shares: unit mapping, accuracy preset and the window schedule.
+"""What every analog netlist shares: unit mapping, accuracy preset, the window schedule, the shared flags.
 
 Model units (C = 1, windows like [0, 1, 2]) are the default. A unit mapping
 (`--cap` farads, `--tau` seconds per model unit) scales every device current
@@ -14,23 +14,28 @@ ngspice takes reltol 1e-10 (`SPICE_ACCURACY`): at 1e-8 its Newton acceptance
 left 1.9e-4 at a boundary on one of 16 8gaussians inputs (2.1e-5 at 1e-10, for
 the same CPU time), while VACASK at 1e-8 stays under 1e-5 and at 1e-10 gets
 slower and no better (docs/analog.md).
+
+The flags the analog targets and views share (`--save`, `--cap`, `--tau`) are
+declared here once, so they mean one thing everywhere. This module imports
+nothing heavy (no sympy, no Jinja): the target plugins load it for `--help`.
 """
 
 from __future__ import annotations
 
-import argparse
 import enum
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kgen.circuit import Circuit
-from kgen.errors import CircuitError, InputError, UnsupportedError, expected_found
+from kgen.errors import CircuitError, InputError, expected_found
+from kgen.options import option
 
 from .numfmt import check_finite, num
-from .registry import Target
+
+if TYPE_CHECKING:  # annotations only: kgen.circuit loads sympy
+    from kgen.circuit import Circuit
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,7 @@ class Accuracy:
     maxstep_fraction: float = 5e-5  # of the circuit's whole span
     delta_fraction: float = 1e-9  # switch at t_k + delta
 
-    def halved(self) -> "Accuracy":
-        from dataclasses import replace
-
+    def halved(self) -> Accuracy:
         return replace(self, maxstep_fraction=self.maxstep_fraction / 2)
 
 
@@ -77,29 +80,60 @@ VERILOGA_ACCURACY = Accuracy()
 SPICE_ACCURACY = Accuracy(reltol=1e-10)
 
 
-def positive_float(text: str, flag: str) -> float:
-    """A CLI number that must be finite and positive, written without SI suffixes."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(expected_found(flag, "a plain number such as 1e-13 (no SI suffixes)", repr(text))) from None
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(expected_found(flag, "a finite positive number", repr(text)))
-    return value
+class Save(enum.Enum):
+    ALL = "all"  # every node voltage
+    OUTPUTS = "outputs"  # the output nodes only (e.g. mnist)
 
 
-def add_unit_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cap", default="1", help="farads per model capacitance unit (default 1: model units)")
-    p.add_argument("--tau", default="1", help="seconds per model time unit (default 1: model units)")
+# -- the shared flags ----------------------------------------------------------------------------------
+
+def plain_positive(flag: str):
+    """A parser for a number that must be finite and positive, written without SI suffixes."""
+    def parse(text) -> float:
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            raise InputError(expected_found(flag, "a plain number such as 1e-13 (no SI suffixes)",
+                                            repr(text))) from None
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(expected_found(flag, "a finite positive number", repr(text)))
+        return value
+    return parse
 
 
-def units_from_args(a: argparse.Namespace) -> Units:
-    units = Units(positive_float(a.cap, "--cap"), positive_float(a.tau, "--tau"))
+def cap_option():
+    return option(1.0, help="farads per model capacitance unit (default 1: model units)",
+                  parse=plain_positive("--cap"), metavar="FARADS")
+
+
+def tau_option():
+    return option(1.0, help="seconds per model time unit (default 1: model units)", parse=plain_positive("--tau"),
+                  metavar="SECONDS")
+
+
+def save_option():
+    return option(Save.ALL, help="node voltages in the waveform: all (default) or outputs")
+
+
+def check_units(cap: float, tau: float) -> Units:
+    """The unit mapping of `--cap` / `--tau` (already numbers), validated as one."""
+    for flag, value in (("--cap", cap), ("--tau", tau)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            raise InputError(expected_found(flag, "a finite positive number", repr(value)))
+    units = Units(float(cap), float(tau))
     if not (math.isfinite(units.current_scale) and units.current_scale > 0):
         raise InputError(expected_found("--cap / --tau", "a finite positive current scale cap / tau",
                                         repr(units.current_scale)))
     return units
 
+
+def positive_count(value, flag: str) -> None:
+    """None or an integer >= 1."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InputError(expected_found(flag, "a positive count", repr(value)))
+
+
+# -- the window schedule and the transient -------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Schedule:
@@ -108,11 +142,11 @@ class Schedule:
     windows: tuple[int, ...]
 
     @classmethod
-    def full(cls, circuit: Circuit) -> "Schedule":
+    def full(cls, circuit: Circuit) -> Schedule:
         return cls(tuple(range(len(circuit.windows))))
 
     @classmethod
-    def single(cls, w: int) -> "Schedule":
+    def single(cls, w: int) -> Schedule:
         return cls((w,))
 
     def t0(self, circuit: Circuit) -> float:
@@ -145,6 +179,12 @@ class TransientSetup:
         """(time, value) corners of the dummy breakpoint source: alternating 0, 1."""
         return tuple((t, float(i % 2)) for i, t in enumerate(self.breakpoints))
 
+    def text(self) -> dict[str, str]:
+        """The numbers the templates print."""
+        return {"stop": num(self.stop, "stop time"), "maxstep": num(self.maxstep, "maxstep"),
+                "reltol": num(self.reltol), "vntol": num(self.vntol), "abstol": num(self.abstol),
+                "chgtol": num(self.chgtol), "method": self.method}
+
 
 def transient_setup(circuit: Circuit, schedule: Schedule, units: Units, accuracy: Accuracy) -> TransientSetup:
     span = circuit.t_final - circuit.windows[0].t_start  # one maxstep for full and chained runs
@@ -174,75 +214,6 @@ def transient_setup(circuit: Circuit, schedule: Schedule, units: Units, accuracy
     return setup
 
 
-def initial_states(circuit: Circuit, inputs: np.ndarray | None) -> np.ndarray:
-    """(B, N) node voltages at the start: input nodes from the rows of `inputs`, others 0 V."""
-    if inputs is None:
-        inputs = np.zeros((1, len(circuit.inputs)))
-    inputs = np.asarray(inputs, dtype=np.float64)
-    state = np.zeros((inputs.shape[0], circuit.n_nodes))
-    state[:, np.asarray(circuit.inputs) - 1] = inputs
-    check_finite(state, "initial node voltages")
-    return state
-
-
-def capacitances(circuit: Circuit, units: Units) -> np.ndarray:
-    caps = circuit.capacitance * units.cap
-    check_finite(caps, "node capacitances in farads")
-    return caps
-
-
-class Save(enum.Enum):
-    ALL = "all"  # every node voltage
-    OUTPUTS = "outputs"  # the output nodes only (e.g. mnist)
-
-
-@dataclass(frozen=True, eq=False)
-class AnalogOptions:
-    """What both analog targets take (each adds its dialect)."""
-
-    units: Units = field(default_factory=Units)
-    accuracy: Accuracy = field(default_factory=Accuracy)
-    inputs: np.ndarray | None = None  # (B, n_in): B disjoint copies; None = one copy from 0 V
-    inputs_file: str | None = None  # --inputs: read once the circuit's input width is known
-    save: Save = Save.ALL
-    check: bool = False
-
-    def header(self) -> dict:
-        return {"cap": self.units.cap, "tau": self.units.tau, "save": self.save.value}
-
-
-def enum_option(cls, value: str, flag: str):
-    try:
-        return cls(value)
-    except ValueError:
-        raise InputError(expected_found(flag, "one of " + ", ".join(m.value for m in cls), repr(value))) from None
-
-
-def add_analog_arguments(p: argparse.ArgumentParser, simulator: str) -> None:
-    p.add_argument("--inputs", help="(batch, n_inputs) .npy: initial conditions, one circuit copy per row "
-                                    "(default: one copy starting from 0 V)")
-    p.add_argument("--save", default="all", help="node voltages in the waveform: all (default) or outputs")
-    p.add_argument("--check", action="store_true",
-                   help=f"also simulate ({simulator}) at maxstep and maxstep / 2 and report the change of the "
-                        "window-boundary voltages (has the result converged?)")
-    add_unit_arguments(p)
-
-
-def analog_from_args(a: argparse.Namespace, runnable: bool) -> dict:
-    if a.check and not runnable:
-        raise UnsupportedError(expected_found("--check", "a dialect simulated here", f"--dialect {a.dialect}"))
-    return {"units": units_from_args(a), "inputs_file": a.inputs, "save": enum_option(Save, a.save, "--save"),
-            "check": a.check}
-
-
-def read_inputs_option(circuit: Circuit, inputs: np.ndarray | None, path: str | None) -> np.ndarray | None:
-    if inputs is None and path is not None:
-        from kgen.arrays import read_inputs
-
-        return read_inputs(path, len(circuit.inputs))
-    return inputs
-
-
 def header_details(circuit: Circuit, units: Units, accuracy: Accuracy, schedule: Schedule, copies: int,
                    target: str) -> list[str]:
     ws = schedule.windows
@@ -257,29 +228,3 @@ def header_details(circuit: Circuit, units: Units, accuracy: Accuracy, schedule:
     if copies > 1:
         lines.append("copy b of the circuit uses nodes n<k>_<b>")
     return lines
-
-
-def setup_text(setup: TransientSetup) -> dict[str, str]:
-    return {"stop": num(setup.stop, "stop time"), "maxstep": num(setup.maxstep, "maxstep"),
-            "reltol": num(setup.reltol), "vntol": num(setup.vntol), "abstol": num(setup.abstol),
-            "chgtol": num(setup.chgtol), "method": setup.method}
-
-
-def analog_target(name: str, description: str, add_arguments, options_from_args, writer) -> Target:
-    """A registry Target for an analog netlist writer `writer(circuit, options, folder, initial,
-    schedule) -> files`: the inputs become initial conditions, `--check` reruns at half the
-    maxstep, and the manifest names the dialect."""
-    def generate(circuit: Circuit, options, folder: Path) -> list[str]:
-        inputs = read_inputs_option(circuit, options.inputs, options.inputs_file)
-        files = writer(circuit, options, folder, initial_states(circuit, inputs), Schedule.full(circuit))
-        if options.check:
-            from .check import check_convergence
-
-            files += check_convergence(circuit, name, options, inputs, folder)
-        return files
-
-    def header(options) -> dict:
-        return {"dialect": options.dialect.value, **options.header()}
-
-    return Target(name=name, description=description, add_arguments=add_arguments,
-                  options_from_args=options_from_args, generate=generate, header=header)

@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from kgen.circuit import Circuit
-
-from .analog import AnalogOptions, initial_states, transient_setup, Schedule
+from .analog import Save
 from .numfmt import num
-from .simulate import AnalogView, SimOptions, simulate
+from .runner import simulate
 
 
-def check_convergence(circuit: Circuit, view: str, options: AnalogOptions, inputs: np.ndarray | None,
-                      folder: Path) -> list[str]:
-    """Run the exported netlist's inputs twice; write check.json and print one summary line."""
-    x = initial_states(circuit, inputs)[:, np.asarray(circuit.inputs) - 1]
-    base = SimOptions(view=AnalogView(view), units=options.units, accuracy=options.accuracy)
-    half = SimOptions(view=AnalogView(view), units=options.units, accuracy=options.accuracy.halved())
-    a, b = simulate(circuit, x, base), simulate(circuit, x, half)
-    change = np.abs(a.states[1:] - b.states[1:])  # (W, B, N)
-    maxstep = transient_setup(circuit, Schedule.full(circuit), options.units, options.accuracy).maxstep
+def check_convergence(target, circuit, options, initial: np.ndarray, folder: Path, maxstep: float) -> list[str]:
+    """Run the exported netlist's inputs (`initial`, (B, N)) twice with `target`'s netlists at the
+    exported `maxstep` and half of it; write check.json and print one summary line."""
+    base = replace(options, save=Save.ALL, check=False, inputs=None)
+    half = replace(base, accuracy=base.accuracy.halved())
+    a, b = simulate(circuit, target, base, initial), simulate(circuit, target, half, initial)
+    change = np.abs(a.v[1:] - b.v[1:])  # (W, B, N)
     report = {
-        "view": view,
+        "view": target.name,
         "maxstep": maxstep,
         "maxstep_halved": maxstep / 2,
         "max_change": float(np.nanmax(change)),

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from kgen.devices import DEVICE_KINDS
 from kgen.errors import ToolError, expected_found
 
 from .netlist import identifier
-from .printers import used_params
-from .tools import Tool, find_tool
+from .tools import OPENVAF
 from .veriloga import write_module
 
 
@@ -29,7 +29,7 @@ def compile_device(kind: str, folder: Path) -> Path:
     osdi = folder / f"{module}.osdi"
     log = folder / f"{module}.log"
     with open(log, "wb") as fh:
-        proc = subprocess.run([str(find_tool(Tool.OPENVAF)), f"{module}.va", "-o", osdi.name], cwd=folder,
+        proc = subprocess.run([str(OPENVAF.find()), f"{module}.va", "-o", osdi.name], cwd=folder,
                               stdout=fh, stderr=subprocess.STDOUT)
     if proc.returncode != 0 or not osdi.is_file():
         raise ToolError(f"openvaf-r failed (exit status {proc.returncode}); log: {log}")
@@ -51,7 +51,7 @@ class DeviceModel:
         self.model.process_params()
         self.instance = self.model.create_instance()
         self.instance.set_int_param(ids["on_w0"], 1)
-        for p, value in zip(used_params(kind), np.asarray(params, dtype=np.float64).tolist()):
+        for p, value in zip(DEVICE_KINDS[kind].used_params, np.asarray(params, dtype=np.float64).tolist()):
             self.instance.set_real_param(ids[f"{p.name}_w0"], value)
         self.instance.process_params(300.15, 2)
         self.instance.init_node_mapping([0, 1])

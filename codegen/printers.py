@@ -149,18 +149,6 @@ class SpectrePrinter(DevicePrinter):
     power = "pow"
 
 
-def used_params(kind_name: str) -> tuple[sympy.Symbol, ...]:
-    """The parameter symbols a device's current depends on, in row order."""
-    kind = DEVICE_KINDS[kind_name]
-    free = kind.expression().free_symbols
-    return tuple(p for p in kind.params if p in free)
-
-
-def used_rows(kind_name: str) -> tuple[int, ...]:
-    """The parameter rows a device's current depends on (p<r> -> r)."""
-    return tuple(int(p.name[1:]) for p in used_params(kind_name))
-
-
 def device_text(printer_class: type[DevicePrinter], kind_name: str, symbols: dict[sympy.Symbol, str],
                 dialect: str, grounded: tuple[bool, bool] = (False, False)) -> str:
     """Print one device kind's current; an inexpressible device is a one-line UnsupportedError.

@@ -5,85 +5,127 @@ printed from the device library, parameters inline as numbers (no .param, no
 braces: 230k inline B-sources parse in seconds), switching parameter sets at
 t_k + delta with a dummy PWL source putting a breakpoint on every boundary.
 Every node has its capacitor to ground and an initial condition; the
-transient uses the accuracy preset of kgen.codegen.analog.
+transient uses the accuracy preset of kgen.codegen.analog. The dialects are an
+Enum whose members map to small spec subclasses; ngspice's names its
+simulator (`NgspiceSimulator`), the others are golden text only.
 """
 
 from __future__ import annotations
 
-import argparse
-import enum
 from collections import namedtuple
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, ClassVar, Iterator
 
 import numpy as np
 
-from kgen import __version__
-from kgen.circuit import Circuit
-from kgen.modelfile import circuit_digest
+from kgen.options import option
 
-from . import environment
-from .analog import (SPICE_ACCURACY, Accuracy, AnalogOptions, Save, Schedule, add_analog_arguments, analog_from_args,
-                     analog_target, capacitances, enum_option, header_details, setup_text, transient_setup)
-from .netlist import Element, copy_suffix, elements, kind_identifiers, kinds_in, node_name, safe_title
+from .analog import SPICE_ACCURACY, Accuracy, Schedule
+from .netlist import Element, WrittenNetlist, copy_suffix, netlist_context, node_name
 from .numfmt import num, operand
-from .printers import DevicePrinter, NgspicePrinter, SpectrePrinter, XycePrinter, spice_format, used_rows
+from .simulator import Simulator
+from .target import AnalogTarget, AnalogTargetOptions, Dialect
+from .tools import NGSPICE
+
+if TYPE_CHECKING:
+    from kgen.circuit import Circuit
 
 
-class SpiceDialect(enum.Enum):
-    NGSPICE = "ngspice"
-    XYCE = "xyce"
-    SPECTRE = "spectre"
+class NgspiceSimulator(Simulator):
+    name = "ngspice"
+    label = "ngspice"
+    tool = NGSPICE
+    raw_name = "netlist.raw"
+    log_errors_fail = True  # batch ngspice can exit 0 after an analysis error
+
+    def command(self, executable: Path, netlist: str) -> list[str]:
+        return [str(executable), "-b", "-r", self.raw_name, netlist]
+
+    def variable(self, node: str) -> str:
+        return f"v({node})"
 
 
-@dataclass(frozen=True)
-class _DialectSpec:
-    printer: type[DevicePrinter]
-    template: str
-    filename: str
-    comment: str
-    voltage: str  # node voltage with a {} slot
-    time: str  # the simulation time variable
+class _Dialect:
+    """One SPICE dialect: its printer, template, comment marker and spellings."""
+
+    printer: ClassVar[str]  # kgen.codegen.printers class name (imported when writing: sympy)
+    template: ClassVar[str]
+    filename: ClassVar[str] = "netlist.cir"
+    comment: ClassVar[str] = "*"
+    voltage: ClassVar[str] = "V({})"  # node voltage with a {} slot
+    time: ClassVar[str]  # the simulation time variable
+    simulator: ClassVar[Simulator | None] = None  # None: golden text, not simulated here
 
     def switch(self, threshold: str, early: str, late: str) -> str:
         return f"{self.time} < {threshold} ? ({early}) : ({late})"
 
 
-class _Xyce(_DialectSpec):
+class _Ngspice(_Dialect):
+    printer = "NgspicePrinter"
+    template = "spice/ngspice.cir.j2"
+    voltage = "v({})"
+    time = "time"
+    simulator = NgspiceSimulator()
+
+
+class _Xyce(_Dialect):
+    printer = "XycePrinter"
+    template = "spice/xyce.cir.j2"
+    time = "TIME"
+
     def switch(self, threshold: str, early: str, late: str) -> str:
         return f"IF({self.time} < {threshold}, {early}, {late})"
 
 
-DIALECTS = {
-    SpiceDialect.NGSPICE: _DialectSpec(NgspicePrinter, "spice/ngspice.cir.j2", "netlist.cir", "*", "v({})", "time"),
-    SpiceDialect.XYCE: _Xyce(XycePrinter, "spice/xyce.cir.j2", "netlist.cir", "*", "V({})", "TIME"),
-    SpiceDialect.SPECTRE: _DialectSpec(SpectrePrinter, "spice/spectre.scs.j2", "netlist.scs", "//", "V({})",
-                                       "$time"),
-}
+class _Spectre(_Dialect):
+    printer = "SpectrePrinter"
+    template = "spice/spectre.scs.j2"
+    filename = "netlist.scs"
+    comment = "//"
+    time = "$time"
+
+
+class SpiceDialect(Dialect):
+    NGSPICE = "ngspice"
+    XYCE = "xyce"
+    SPECTRE = "spectre"
+
+    @classmethod
+    def _specs(cls) -> dict:
+        return _DIALECTS
+
+
+_DIALECTS = {SpiceDialect.NGSPICE: _Ngspice(), SpiceDialect.XYCE: _Xyce(), SpiceDialect.SPECTRE: _Spectre()}
 
 
 @dataclass(frozen=True, eq=False)
-class SpiceOptions(AnalogOptions):
-    accuracy: Accuracy = SPICE_ACCURACY
-    dialect: SpiceDialect = SpiceDialect.NGSPICE
+class SpiceOptions(AnalogTargetOptions):
+    title = "spice target"
+    dialect: SpiceDialect = option(SpiceDialect.NGSPICE, help="ngspice (runnable here), xyce or spectre "
+                                                              "(golden text only)")
+    accuracy: Accuracy = field(default=SPICE_ACCURACY)
 
 
 SourceLine = namedtuple("SourceLine", "name src des current")
-CapLine = namedtuple("CapLine", "name node value")
-NodeValue = namedtuple("NodeValue", "node value")
 
 
-def current_text(spec: _DialectSpec, element: Element, formats: dict, rows: dict[str, tuple[int, ...]],
+def current_text(spec: _Dialect, element: Element, formats: dict, keys: dict[str, tuple[str, ...]],
                  thresholds: list[str], scale: str | None, src: str, des: str) -> str:
-    """One edge's current: the window's device expression, switched at the thresholds, scaled."""
+    """One edge's current: the window's device expression, switched at the thresholds, scaled.
+
+    `keys[kind]` names the template slots of the kind's used parameter rows ("p0", "p2", ...)."""
     branches = []
+    fmt = formats[element.kind, element.src == 0, element.des == 0]
+    names = keys[element.kind]
     for params in element.params:
         if params is None:
             branches.append("0.0")  # gated explicitly: act(0) is not always 0
         else:
-            values = {f"p{r}": operand(repr(v)) for r, v in zip(rows[element.kind], params)}
-            fmt = formats[element.kind, element.src == 0, element.des == 0]
+            values = {}
+            for key, v in zip(names, params):
+                text = repr(v)
+                values[key] = operand(text) if text[0] == "-" else text
             branches.append(fmt.format(src=src, des=des, **values))
     # merge consecutive equal branches (an edge inactive in several windows in a row)
     merged, cuts = [branches[0]], []
@@ -99,63 +141,44 @@ def current_text(spec: _DialectSpec, element: Element, formats: dict, rows: dict
 
 
 def write_spice(circuit: Circuit, options: SpiceOptions, folder: Path, initial: np.ndarray,
-                schedule: Schedule, name: str | None = None, digest: str | None = None) -> list[str]:
+                schedule: Schedule, name: str | None = None) -> WrittenNetlist:
     """Write one netlist (B copies for the B rows of `initial`, (B, N) volts) into `folder`."""
-    spec = DIALECTS[options.dialect]
-    setup = transient_setup(circuit, schedule, options.units, options.accuracy)
-    kinds = kinds_in(circuit, schedule)
-    kind_identifiers(kinds)  # refuse names that collide after sanitising
+    from kgen.devices import DEVICE_KINDS
+
+    from . import environment, printers
+
+    spec = options.dialect.spec
+    ctx = netlist_context(circuit, options.units, options.accuracy, options.save, initial, schedule,
+                          f"spice ({options.dialect.value})")
+    printer = getattr(printers, spec.printer)
     # one template per kind and grounded terminal (a grounded terminal is printed as 0 V)
-    formats = {(k, gs, gd): spice_format(spec.printer, k, options.dialect.value, spec.voltage, (gs, gd))
-               for k in kinds for gs in (False, True) for gd in (False, True) if not (gs and gd)}
-    rows = {k: used_rows(k) for k in kinds}
-    caps = capacitances(circuit, options.units)
-    copies = initial.shape[0]
-    thresholds = [num(t, "switch time") for t in setup.switch]
-    scale = None if setup.current_scale == 1.0 else num(setup.current_scale, "current scale")
+    formats = {(k, gs, gd): printers.spice_format(printer, k, options.dialect.value, spec.voltage, (gs, gd))
+               for k in ctx.kinds for gs in (False, True) for gd in (False, True) if not (gs and gd)}
+    keys = {k: tuple(f"p{r}" for r in DEVICE_KINDS[k].used_rows) for k in ctx.kinds}
+    thresholds = ctx.switch_text()
+    scale = None if ctx.setup.current_scale == 1.0 else num(ctx.setup.current_scale, "current scale")
 
     def sources() -> Iterator[SourceLine]:
-        for el in elements(circuit, schedule):
+        copies = ctx.copies
+        for el in ctx.elements():
             for b in range(copies):
                 src, des = node_name(el.src, b, copies), node_name(el.des, b, copies)
                 yield SourceLine(f"b{el.edge}{copy_suffix(b, copies)}", src, des,
-                                 current_text(spec, el, formats, rows, thresholds, scale, src, des))
+                                 current_text(spec, el, formats, keys, thresholds, scale, src, des))
 
-    nodes = range(1, circuit.n_nodes + 1)
-    saved = nodes if options.save is Save.ALL else circuit.outputs
-    caps_text = [num(c, "capacitance") for c in caps]
     filename = name or spec.filename
-    environment.write(
-        folder / filename, spec.template,
-        comment=spec.comment, version=__version__, name=safe_title(circuit.name),
-        digest=digest or circuit_digest(circuit),
-        details=header_details(circuit, options.units, options.accuracy, schedule, copies,
-                               f"spice ({options.dialect.value})"),
-        pwl=" ".join(f"{num(t)} {num(v)}" for t, v in setup.pwl_values),
-        sources=sources(),
-        capacitors=(CapLine(f"c{n}{copy_suffix(b, copies)}", node_name(n, b, copies), caps_text[n - 1])
-                    for b in range(copies) for n in nodes),
-        ics=(NodeValue(node_name(n, b, copies), num(initial[b, n - 1], "initial voltage"))
-             for b in range(copies) for n in nodes),
-        saves=[node_name(n, b, copies) for b in range(copies) for n in saved],
-        setup=setup_text(setup),
-    )
-    return [filename]
+    environment.write(folder / filename, spec.template, comment=spec.comment, **ctx.template_context(),
+                      pwl=" ".join(f"{t} {v}" for t, v in ctx.pwl()), sources=sources())
+    return WrittenNetlist([filename], ctx)
 
 
-# -- the target plugin ----------------------------------------------------------
+class SpiceTarget(AnalogTarget):
+    name = "spice"
+    description = "SPICE netlist of B-sources and capacitors (ngspice runnable; xyce, spectre golden text)"
+    Options = SpiceOptions
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dialect", default="ngspice", help="ngspice (runnable here, default), xyce or spectre "
-                                                       "(golden text only)")
-    add_analog_arguments(p, "ngspice")
-
-
-def options_from_args(a: argparse.Namespace) -> SpiceOptions:
-    dialect = enum_option(SpiceDialect, a.dialect, "--dialect")
-    return SpiceOptions(dialect=dialect, **analog_from_args(a, runnable=dialect is SpiceDialect.NGSPICE))
+    def write_netlist(self, circuit, options, folder, initial, schedule, loads=None) -> WrittenNetlist:
+        return write_spice(circuit, options, folder, initial, schedule)
 
 
-TARGET = analog_target(
-    "spice", "SPICE netlist of B-sources and capacitors (ngspice runnable; xyce, spectre golden text)",
-    add_arguments, options_from_args, write_spice)
+TARGET = SpiceTarget()

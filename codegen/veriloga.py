@@ -8,62 +8,104 @@ set with `$abstime < tsw<k>` (t_k + delta; the netlist's PWL source puts a
 breakpoint on every boundary) and contributes `I(src, des) <+ iscale * i`
 with i printed from the device library; an inactive edge contributes 0
 explicitly. The top level is a VACASK netlist (`--dialect vacask`, runnable
-here) or a Spectre one (`--dialect spectre`, `ahdl_include`, golden text).
+here: `VacaskSimulator`, the modules compiled once per run by openvaf-r) or a
+Spectre one (`--dialect spectre`, `ahdl_include`, golden text).
 """
 
 from __future__ import annotations
 
-import argparse
-import enum
 from collections import namedtuple
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, ClassVar, Iterator
 
 import numpy as np
 
-from kgen import __version__
-from kgen.circuit import Circuit
-from kgen.devices import DEVICE_KINDS, V_DES, V_SRC
-from kgen.modelfile import circuit_digest
+from kgen.options import option
 
-from . import environment
-from .analog import (VERILOGA_ACCURACY, Accuracy, AnalogOptions, Save, Schedule, add_analog_arguments, analog_from_args,
-                     analog_target, capacitances, enum_option, header_details, setup_text, transient_setup)
-from .netlist import copy_suffix, elements, kind_identifiers, kinds_in, node_name, safe_title
+from .analog import VERILOGA_ACCURACY, Accuracy, Save, Schedule
+from .netlist import NetlistContext, WrittenNetlist, copy_suffix, netlist_context, node_name
 from .numfmt import num
-from .printers import VerilogAPrinter, device_text, used_params, used_rows
+from .simulator import Simulator, run_logged
+from .target import AnalogTarget, AnalogTargetOptions, Dialect
+from .tools import OPENVAF, VACASK
+
+if TYPE_CHECKING:
+    from kgen.circuit import Circuit
 
 
-class VerilogADialect(enum.Enum):
+class VacaskSimulator(Simulator):
+    name = "vacask"
+    label = "VACASK"
+    tool = VACASK
+    raw_name = "tran1.raw"
+    spread_copies = True  # compiled models scale linearly with the copies in one netlist
+
+    def compile(self, job) -> dict[str, str]:
+        """openvaf-r on every schedule's modules, once per run; the netlists load the .osdi files."""
+        compiler = OPENVAF.find()
+        folder = job.work / "modules"
+        folder.mkdir()
+        loads: dict[str, str] = {}
+        zero = np.zeros((1, job.circuit.n_nodes))
+        for schedule in job.schedules:
+            ctx = context(job.circuit, job.options, zero, schedule)
+            for va in write_modules(ctx, folder)[0]:
+                if va in loads:
+                    continue
+                osdi = folder / (va[:-3] + ".osdi")
+                run_logged([str(compiler), va, "-o", osdi.name], folder, folder / f"{va[:-3]}.log", "openvaf-r")
+                loads[va] = str(osdi.resolve())
+        return loads
+
+    def command(self, executable: Path, netlist: str) -> list[str]:
+        return [str(executable), netlist]
+
+    def variable(self, node: str) -> str:
+        return node
+
+
+class _Dialect:
+    template: ClassVar[str]
+    filename: ClassVar[str]
+    simulator: ClassVar[Simulator | None] = None  # None: golden text, not simulated here
+
+
+class _Vacask(_Dialect):
+    template = "veriloga/vacask.sim.j2"
+    filename = "netlist.sim"
+    simulator = VacaskSimulator()
+
+
+class _Spectre(_Dialect):
+    template = "veriloga/spectre.scs.j2"
+    filename = "netlist.scs"
+
+
+class VerilogADialect(Dialect):
     VACASK = "vacask"
     SPECTRE = "spectre"
 
-
-@dataclass(frozen=True)
-class _DialectSpec:
-    template: str
-    filename: str
+    @classmethod
+    def _specs(cls) -> dict:
+        return _DIALECTS
 
 
-DIALECTS = {
-    VerilogADialect.VACASK: _DialectSpec("veriloga/vacask.sim.j2", "netlist.sim"),
-    VerilogADialect.SPECTRE: _DialectSpec("veriloga/spectre.scs.j2", "netlist.scs"),
-}
+_DIALECTS = {VerilogADialect.VACASK: _Vacask(), VerilogADialect.SPECTRE: _Spectre()}
 
 
 @dataclass(frozen=True, eq=False)
-class VerilogAOptions(AnalogOptions):
-    accuracy: Accuracy = VERILOGA_ACCURACY
-    dialect: VerilogADialect = VerilogADialect.VACASK
+class VerilogAOptions(AnalogTargetOptions):
+    title = "veriloga target"
+    dialect: VerilogADialect = option(VerilogADialect.VACASK, help="vacask (runnable here) or spectre "
+                                                                   "(ahdl_include; golden text only)")
+    accuracy: Accuracy = field(default=VERILOGA_ACCURACY)
 
 
 Param = namedtuple("Param", "name type default")
 WindowBlock = namedtuple("WindowBlock", "head on assign")
 Assign = namedtuple("Assign", "local param")
 Instance = namedtuple("Instance", "name src des model params")
-CapLine = namedtuple("CapLine", "name node value")
-NodeValue = namedtuple("NodeValue", "node value")
 
 
 def module_name(ident: str, n_windows: int) -> str:
@@ -72,8 +114,12 @@ def module_name(ident: str, n_windows: int) -> str:
 
 def module_context(kind: str, ident: str, switch: tuple[float, ...], current_scale: float) -> dict:
     """Template context of one device module: len(switch) + 1 windows, switching at the `switch` times."""
+    from kgen.devices import DEVICE_KINDS, V_DES, V_SRC
+
+    from .printers import VerilogAPrinter, device_text
+
     n_windows = len(switch) + 1
-    params = used_params(kind)
+    params = DEVICE_KINDS[kind].used_params
     symbols = {V_SRC: "V(src)", V_DES: "V(des)", **{p: p.name for p in DEVICE_KINDS[kind].params}}
     current = device_text(VerilogAPrinter, kind, symbols, "Verilog-A")
     instance = []
@@ -102,10 +148,25 @@ def module_context(kind: str, ident: str, switch: tuple[float, ...], current_sca
 def write_module(folder: Path, kind: str, ident: str, switch: tuple[float, ...], current_scale: float,
                  header: dict) -> str:
     """Write `<module>.va` for one device kind; returns the module name."""
+    from kgen import __version__
+
+    from . import environment
+
     ctx = module_context(kind, ident, switch, current_scale)
     environment.write(folder / f"{ctx['module']}.va", "veriloga/device.va.j2", comment="//", version=__version__,
                       **header, **ctx)
     return ctx["module"]
+
+
+def write_modules(ctx: NetlistContext, folder: Path) -> tuple[list[str], dict[str, str]]:
+    """Every device kind's module for the context's schedule: (files, kind -> module name)."""
+    files, modules = [], {}
+    header = {"name": ctx.title, "digest": ctx.digest, "details": [ctx.details[1]]}
+    for kind in ctx.kinds:
+        module = write_module(folder, kind, ctx.idents[kind], ctx.setup.switch, ctx.setup.current_scale, header)
+        files.append(f"{module}.va")
+        modules[kind] = module
+    return files, modules
 
 
 def instance_params(element, rows: tuple[int, ...]) -> str:
@@ -119,73 +180,50 @@ def instance_params(element, rows: tuple[int, ...]) -> str:
     return " ".join(parts)
 
 
+def context(circuit: Circuit, options: VerilogAOptions, initial: np.ndarray, schedule: Schedule) -> NetlistContext:
+    return netlist_context(circuit, options.units, options.accuracy, options.save, initial, schedule,
+                           f"veriloga ({options.dialect.value})")
+
+
 def write_veriloga(circuit: Circuit, options: VerilogAOptions, folder: Path, initial: np.ndarray,
-                   schedule: Schedule, name: str | None = None, digest: str | None = None,
-                   loads: dict[str, str] | None = None) -> list[str]:
+                   schedule: Schedule, name: str | None = None,
+                   loads: dict[str, str] | None = None) -> WrittenNetlist:
     """Write the device modules and one top-level netlist (B copies for the B rows of `initial`).
 
     `loads` maps a module file name to the path the netlist should load instead
     (the runner passes compiled .osdi files)."""
-    spec = DIALECTS[options.dialect]
-    setup = transient_setup(circuit, schedule, options.units, options.accuracy)
-    kinds = kinds_in(circuit, schedule)
-    idents = kind_identifiers(kinds)
-    digest = digest or circuit_digest(circuit)
-    title = safe_title(circuit.name)
-    copies = initial.shape[0]
-    details = header_details(circuit, options.units, options.accuracy, schedule, copies,
-                             f"veriloga ({options.dialect.value})")
-    files = []
-    modules = {}
-    for kind in kinds:
-        module = write_module(folder, kind, idents[kind], setup.switch, setup.current_scale,
-                              header={"name": title, "digest": digest, "details": [details[1]]})
-        files.append(f"{module}.va")
-        modules[kind] = module
+    from kgen.devices import DEVICE_KINDS
+
+    from . import environment
+
+    spec = options.dialect.spec
+    ctx = context(circuit, options, initial, schedule)
+    files, modules = write_modules(ctx, folder)
 
     def instances() -> Iterator[Instance]:
-        rows = {k: used_rows(k) for k in kinds}
-        for el in elements(circuit, schedule):
+        rows = {k: DEVICE_KINDS[k].used_rows for k in ctx.kinds}
+        copies = ctx.copies
+        for el in ctx.elements():
             params = instance_params(el, rows[el.kind])
             for b in range(copies):
                 yield Instance(f"e{el.edge}{copy_suffix(b, copies)}", node_name(el.src, b, copies),
                                node_name(el.des, b, copies), modules[el.kind], params)
 
-    nodes = range(1, circuit.n_nodes + 1)
-    saved = nodes if options.save is Save.ALL else circuit.outputs
-    caps_text = [num(c, "capacitance") for c in capacitances(circuit, options.units)]
     netlist = name or spec.filename
     loads = loads or {}
-    environment.write(
-        folder / netlist, spec.template,
-        comment="//", version=__version__, name=title, digest=digest, details=details,
-        loads=[loads.get(f, f) for f in files], models=sorted(set(modules.values())),
-        pwl=[(num(t), num(v)) for t, v in setup.pwl_values],
-        instances=instances(),
-        capacitors=(CapLine(f"c{n}{copy_suffix(b, copies)}", node_name(n, b, copies), caps_text[n - 1])
-                    for b in range(copies) for n in nodes),
-        ics=[NodeValue(node_name(n, b, copies), num(initial[b, n - 1], "initial voltage"))
-             for b in range(copies) for n in nodes],
-        saves=[node_name(n, b, copies) for b in range(copies) for n in saved],
-        save_all=options.save is Save.ALL,
-        setup=setup_text(setup),
-    )
-    return files + [netlist]
+    environment.write(folder / netlist, spec.template, comment="//", **ctx.template_context(),
+                      loads=[loads.get(f, f) for f in files], models=sorted(set(modules.values())),
+                      pwl=ctx.pwl(), instances=instances(), save_all=ctx.save is Save.ALL)
+    return WrittenNetlist(files + [netlist], ctx)
 
 
-# -- the target plugin ----------------------------------------------------------
+class VerilogATarget(AnalogTarget):
+    name = "veriloga"
+    description = "Verilog-A device modules and a top-level netlist (VACASK runnable; spectre golden text)"
+    Options = VerilogAOptions
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dialect", default="vacask", help="vacask (runnable here, default) or spectre "
-                                                      "(ahdl_include; golden text only)")
-    add_analog_arguments(p, "VACASK")
-
-
-def options_from_args(a: argparse.Namespace) -> VerilogAOptions:
-    dialect = enum_option(VerilogADialect, a.dialect, "--dialect")
-    return VerilogAOptions(dialect=dialect, **analog_from_args(a, runnable=dialect is VerilogADialect.VACASK))
+    def write_netlist(self, circuit, options, folder, initial, schedule, loads=None) -> WrittenNetlist:
+        return write_veriloga(circuit, options, folder, initial, schedule, loads=loads)
 
 
-TARGET = analog_target(
-    "veriloga", "Verilog-A device modules and a top-level netlist (VACASK runnable; spectre golden text)",
-    add_arguments, options_from_args, write_veriloga)
+TARGET = VerilogATarget()

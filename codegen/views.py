@@ -1,42 +1,93 @@
-"""`kgen run --view spice|veriloga` and the matching `kgen verify` verifiers."""
+"""The spice and veriloga views: `kgen run|verify --view spice|veriloga`, `Model.run(x, view="spice")`.
+
+Each view simulates the netlists its target exports (the same writer, the
+target's runnable dialect and accuracy preset) through kgen.codegen.runner,
+and returns a Trace: the start and every window boundary, with
+`Record.STEPS` also the simulator's time points. `trace.extra["label"]` says
+how it ran ("ngspice, one switched transient, 3 simulator runs, 4.1 s"),
+`trace.extra["details"]` counts the simulator runs.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
+from typing import ClassVar
 
-from kgen.circuit import Circuit
-from kgen.verify import Boundaries, VerifyOptions, register_verifier
-from kgen.views import RunOptions, register_view
+from kgen.options import option
+from kgen.views import Record, View
 
-from .simulate import AnalogView, SimOptions, simulate
-
-
-def _run(view: AnalogView, circuit: Circuit, inputs: np.ndarray, opts: RunOptions) -> np.ndarray:
-    chained = bool(opts.get("chained", False))
-    return simulate(circuit, inputs, SimOptions(view=view, chained=chained)).outputs(circuit)
+from . import spice, veriloga
+from .analog import Save, cap_option, check_units, positive_count, save_option, tau_option
+from .target import AnalogTarget
 
 
-@register_view("spice")
-def run_spice(circuit: Circuit, inputs: np.ndarray, opts: RunOptions) -> np.ndarray:
-    """ngspice on the B-source netlist (several inputs per run as disjoint copies, runs over the cores)."""
-    return _run(AnalogView.SPICE, circuit, inputs, opts)
+def chained_option():
+    return option(False, help="one transient per window, each starting from the previous window's final "
+                              "voltages (17 digits), instead of one switched transient")
 
 
-@register_view("veriloga")
-def run_veriloga(circuit: Circuit, inputs: np.ndarray, opts: RunOptions) -> np.ndarray:
-    """VACASK on the Verilog-A modules compiled by openvaf-r."""
-    return _run(AnalogView.VERILOGA, circuit, inputs, opts)
+def workers_option():
+    return option(None, help="parallel simulator processes (default: the CPU count)", metavar="N")
 
 
-def _verifier(view: AnalogView):
-    def verify(circuit: Circuit, inputs: np.ndarray, opts: VerifyOptions) -> Boundaries:
-        res = simulate(circuit, inputs, SimOptions(view=view, chained=opts.chained, waveform=opts.waveform))
-        label = {AnalogView.SPICE: "ngspice", AnalogView.VERILOGA: "VACASK"}[view]
-        mode = "chained per-window runs" if opts.chained else "one switched transient"
-        return Boundaries(res.times, res.states, res.waveform,
-                          f"{label}, {mode}, {res.runs} simulator runs, {res.seconds:.1f} s")
-    return verify
+def copies_option():
+    return option(None, help="inputs per simulator run, as disjoint circuit copies in one netlist (default: 1 "
+                             "for ngspice; VACASK spreads the inputs over the workers)", metavar="N")
 
 
-register_verifier("spice")(_verifier(AnalogView.SPICE))
-register_verifier("veriloga")(_verifier(AnalogView.VERILOGA))
+@dataclass(frozen=True)
+class AnalogViewOptions:
+    chained: bool = chained_option()
+    save: Save = save_option()
+    cap: float = cap_option()
+    tau: float = tau_option()
+    workers: int | None = workers_option()
+    copies: int | None = copies_option()
+
+    def __post_init__(self):
+        check_units(self.cap, self.tau)
+        positive_count(self.workers, "--workers")
+        positive_count(self.copies, "--copies")
+
+
+@dataclass(frozen=True)
+class SpiceViewOptions(AnalogViewOptions):
+    title = "spice view"
+
+
+@dataclass(frozen=True)
+class VerilogAViewOptions(AnalogViewOptions):
+    title = "veriloga view"
+
+
+class AnalogView(View):
+    target: ClassVar[AnalogTarget]  # whose netlists it simulates
+
+    def run(self, model, x, options: AnalogViewOptions, record: Record = Record.BOUNDARIES):
+        from kgen.layout import initial_state
+
+        from .runner import RunSettings, simulate
+
+        target = self.target
+        circuit = model.circuit
+        target_options = target.options(save=options.save, cap=options.cap, tau=options.tau)
+        settings = RunSettings(chained=options.chained, workers=options.workers, copies=options.copies)
+        return simulate(circuit, target, target_options, initial_state(circuit, x), settings, record, self.name)
+
+
+class SpiceView(AnalogView):
+    name = "spice"
+    description = "ngspice on the B-source netlist (several inputs per run as disjoint copies, runs over the cores)"
+    Options = SpiceViewOptions
+    target = spice.TARGET
+
+
+class VerilogAView(AnalogView):
+    name = "veriloga"
+    description = "VACASK on the Verilog-A modules compiled by openvaf-r"
+    Options = VerilogAViewOptions
+    target = veriloga.TARGET
+
+
+SPICE_VIEW = SpiceView()
+VERILOGA_VIEW = VerilogAView()
