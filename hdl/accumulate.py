@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Elaboratable, Module, Mux, Signal, unsigned
 
-from .plan import Storage
+from kgen.quant import Storage
+
 from .storage import NodeStore
 
 

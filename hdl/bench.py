@@ -8,7 +8,8 @@ pulses start, drives the inputs through the `inp` stream with random valid
 gaps, takes the outputs from `out` with random ready gaps, and (with a
 trace) collects every debug beat. Everything is compared with zero
 tolerance; the findings go to KGEN_BENCH_RESULT as JSON (the runner reports
-them), and the test fails on any mismatch, so cocotb's own result says so too.
+them), with a trace the states the RTL reported to KGEN_BENCH_STATES (.npz),
+and the test fails on any mismatch, so cocotb's own result says so too.
 
 Per-cycle Python runs only while streams move or debug beats arrive; the
 Euler steps themselves run at simulator speed (the bench waits on edges of
@@ -111,9 +112,10 @@ def _decode(payload: int, meta: dict):
     f = meta["debug_fields"]
     step = (payload >> f["step"][0]) & ((1 << f["step"][1]) - 1)
     group = (payload >> f["group"][0]) & ((1 << f["group"][1]) - 1)
+    bits = (payload >> f["saturated"][0]) & ((1 << f["saturated"][1]) - 1)
     xo, xw = f["x"]
     xs = [_signed(payload >> (xo + u * xw), xw) for u in range(meta["units"])]
-    return step, group, xs
+    return step, group, bits, xs
 
 
 @cocotb.test()
@@ -133,6 +135,9 @@ async def euler_bench(dut):
     dut.rst.value = 0
     n_out = stim.expected.shape[1]
     S = stim.states.shape[0] if trace else 0
+    batch = stim.x0.shape[0]
+    observed = np.zeros((S, meta["nodes"], batch), np.int64)  # what the RTL reported (row 0: not observed)
+    saturated = np.zeros(observed.shape, bool)
     result = {"outputs": [], "run_cycles": [], "latency": [], "step_cycles": [], "mismatches": [],
               "state_mismatches": 0, "states_checked": 0, "missing_states": 0}
     t0 = time.time()
@@ -158,13 +163,15 @@ async def euler_bench(dut):
             seen = np.zeros((S, meta["nodes"]), bool)
             firsts = {}
             for cyc, payload in beats:
-                step, group, xs = _decode(payload, meta)
+                step, group, bits, xs = _decode(payload, meta)
                 firsts.setdefault(step, cyc)
                 for u, x in enumerate(xs):
                     node = group * meta["units"] + u
                     if node >= meta["nodes"] or step >= S:
                         continue
                     seen[step, node] = True
+                    observed[step, node, b] = x
+                    saturated[step, node, b] = bool((bits >> u) & 1)
                     want = int(stim.states[step, node, b])
                     if x != want:
                         result["state_mismatches"] += 1
@@ -180,5 +187,7 @@ async def euler_bench(dut):
     result["wall_s"] = time.time() - t0
     with open(os.environ["KGEN_BENCH_RESULT"], "w") as fh:
         json.dump(result, fh)
+    if trace and os.environ.get("KGEN_BENCH_STATES"):
+        np.savez(os.environ["KGEN_BENCH_STATES"], states=observed, saturated=saturated)
     assert not result["mismatches"], f"{len(result['mismatches'])} mismatches, first {result['mismatches'][0]}"
     assert result["missing_states"] == 0, f"{result['missing_states']} states never reported"

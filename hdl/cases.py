@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kgen.circuit import Circuit, ModelTask, SolverDefaults, Window
+from kgen.circuit import Circuit, ModelTask, Window
+from kgen.solver import Solver
 from kgen.devices import DEVICE_KINDS
 from kgen.examples import random_circuit
 
@@ -48,4 +49,4 @@ def neighbor_circuit(seed: int = 0, size: int = 8) -> Circuit:
     return Circuit(n_nodes=n, capacitance=np.ones(n), src=src, des=des, kinds=kinds, edge_kind=edge_kind,
                    windows=tuple(windows), inputs=tuple(range(1, 9)), outputs=tuple(range(n - 3, n + 1)),
                    task=ModelTask.GENERIC, name=f"neighbor{size}",
-                   defaults=SolverDefaults(method="dopri5", rtol=1e-7, atol=1e-7, dtype="float64"))
+                   defaults=Solver(method="dopri5", rtol=1e-7, atol=1e-7, dtype="float64"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Shape, Value, signed
 
-from kgen.emulation.qformat import Overflow, QFormat, Rounding
+from kgen.qformat import Overflow, QFormat, Rounding
 
 
 def hw_width(fmt: QFormat) -> int:

@@ -18,31 +18,23 @@ cycle formula all read the same plan.
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from kgen.emulation.config import check_parallelism
 from kgen.emulation.program import OpCode, Program
+from kgen.emulation.views import MAX_READ_BITS, MAX_STATE_BITS
 from kgen.errors import UnsupportedError, expected_found
+from kgen.quant import Storage, check_parallelism
 
 #: Widest value a port or memory word of the core may carry (the integer program keeps 63).
 MAX_WORD_BITS = 63
-#: Limits of the generator: the read copy feeds every lane's multipliers, the integrator is the state word.
-MAX_READ_BITS = 32
-MAX_STATE_BITS = 48
+#: The generator's format limits (the read copy feeds every lane's multipliers, the integrator is the
+#: state word) are the twin views' option limits, emulation.views MAX_READ_BITS and MAX_STATE_BITS.
+
 #: Per-op pipeline latency (TANH: the table read plus the interpolation).
 OP_LATENCY = {code: 1 for code in OpCode} | {OpCode.TANH: 2}
-
-
-class Storage(enum.Enum):
-    """Where node-indexed state lives: flip-flops (small N) or RAM blocks (large N)."""
-
-    REGISTERS = "registers"
-    RAM = "ram"
-    AUTO = "auto"
 
 
 #: AUTO picks registers up to this many words per bank.
@@ -51,6 +43,8 @@ REGISTER_LIMIT = 16
 
 @dataclass(frozen=True)
 class HdlConfig:
+    """The core's parallelism and storage (the model's HdlChoices, resolved) plus its debug port."""
+
     lanes: int = 1
     units: int = 1
     storage: Storage = Storage.AUTO

@@ -20,7 +20,7 @@ from kgen.errors import ToolError, expected_found
 
 from .export import TOP, verilog_text
 from .plan import Plan
-from .tools import find_yosys
+from .tools import YOSYS
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ _FF = ("$dff", "$sdff", "$adff", "$dffe", "$sdffe", "$sdffce", "$adffe", "$aldff
 
 
 def resource_report(plan: Plan, timeout: float = 900) -> ResourceReport:
-    yosys = find_yosys()
+    yosys = YOSYS.find()
     with tempfile.TemporaryDirectory(prefix="kgen-yosys-") as tmp:
         src, out = Path(tmp) / f"{TOP}.v", Path(tmp) / "stat.json"
         src.write_text(verilog_text(plan))
@@ -81,8 +81,9 @@ def memory_bits(plan: Plan) -> int:
     RAM, the accumulators (2 sides x L lanes), the integrator, the residue and the
     double-buffered read copy (U banks each).
     """
+    from kgen.quant import Storage
+
     from .fixed import hw_width
-    from .plan import Storage
 
     p = plan.program
     bits = plan.lanes * len(plan.lane_words[0]) * plan.word_bits

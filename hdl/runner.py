@@ -2,7 +2,8 @@
 
 `run_bench(plan, x0, expected, options)` writes the Verilog, builds it once
 per (simulator, Verilog text) in a cache folder (Verilator's C++ build is the
-slow part), writes the stimulus, runs the bench and returns what it found. A
+slow part), writes the stimulus, runs the bench and returns what it found
+(with a trace, also every state the RTL reported). A
 mismatch is a BenchMismatch (a KgenError: one line, exit 2), so a corrupted
 expected value makes the bench fail the same way a wrong RTL would.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from kgen.errors import KgenError, ToolError, expected_found
+from kgen.fsutil import staged_directory
 
 from .export import TOP, debug_fields, verilog_digest, verilog_text
 from .plan import Plan
@@ -55,6 +57,8 @@ class BenchResult:
     sim_seconds: float  # wall time inside the simulator (bench loop)
     build_seconds: float
     mismatches: tuple[dict, ...] = field(default=())
+    states: np.ndarray | None = None  # (S, N, B) raw the RTL reported after every step (trace; row 0 not observed)
+    saturated: np.ndarray | None = None  # (S, N, B) bool: the core's saturation bits (trace)
 
     @property
     def cycles_per_second(self) -> float:
@@ -81,6 +85,8 @@ def _sim_env(tools, extra: dict | None = None):
                 os.environ[k] = v
 
 
+#: The marker a finished build folder holds.
+BUILT = ".kgen-built"
 #: Changes to how models are built (timescale, flags) must change this: it is part of the cache key.
 BUILD_RECIPE = "timescale 1ns/1ps; bench kgen.hdl.bench; verilator -O0 models, public depth 1, one unit"
 
@@ -110,7 +116,11 @@ def _runner(sim: Sim):
 
 
 def build(plan: Plan, sim: Sim) -> tuple[Path, float]:
-    """Build (or reuse) the simulator model of a plan's Verilog; returns (build folder, seconds spent)."""
+    """Build (or reuse) the simulator model of a plan's Verilog; returns (build folder, seconds spent).
+
+    The model is built in a staging folder and published by one rename
+    (kgen.fsutil.staged_directory); when another process published the same key first,
+    its folder is kept and this build is dropped."""
     tools = find_sim(sim)
     text = verilog_text(plan)
     recipe = hashlib.sha256(repr((BUILD_RECIPE, VERILATOR_FLAGS, tools.version)).encode()).hexdigest()[:8]
@@ -118,11 +128,10 @@ def build(plan: Plan, sim: Sim) -> tuple[Path, float]:
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     final = root / key
-    if (final / ".kgen-built").is_file():
+    if (final / BUILT).is_file():
         return final, 0.0
     t0 = time.time()
-    stage = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
-    try:
+    with staged_directory(final, replace_existing=False) as stage:
         src = stage / f"{TOP}.v"
         src.write_text(text)
         extra = {"MAKEFLAGS": verilator_make_flags("-O0", parallel=False)} if sim is Sim.VERILATOR else {}
@@ -137,14 +146,7 @@ def build(plan: Plan, sim: Sim) -> tuple[Path, float]:
                 raise ToolError(expected_found(f"{sim.value} build of {TOP}", "a simulator model",
                                                f"{exc} ({log.strip().splitlines()[-1] if log.strip() else 'no log'})"))
         _prune(stage / "build")
-        (stage / ".kgen-built").write_text(key + "\n")
-        if final.exists():  # another process built it meanwhile
-            shutil.rmtree(stage, ignore_errors=True)
-        else:
-            os.replace(stage, final)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+        (stage / BUILT).write_text(key + "\n")
     return final, time.time() - t0
 
 
@@ -179,11 +181,13 @@ def run_bench(plan: Plan, x0: np.ndarray, expected: np.ndarray, options: BenchOp
     tools = find_sim(options.sim)
     work = Path(options.workdir) if options.workdir else Path(tempfile.mkdtemp(prefix="kgen-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    stim, result = work / "stimulus.npz", work / "result.json"
+    stim, result, seen = work / "stimulus.npz", work / "result.json", work / "observed.npz"
     np.savez(stim, **_stimulus(plan, x0, expected, states, options))
-    with contextlib.suppress(FileNotFoundError):
-        result.unlink()
-    env = {"KGEN_BENCH": str(stim), "KGEN_BENCH_RESULT": str(result), "COCOTB_LOG_LEVEL": os.environ.get("KGEN_BENCH_LOG_LEVEL", "WARNING")}
+    for stale in (result, seen):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    env = {"KGEN_BENCH": str(stim), "KGEN_BENCH_RESULT": str(result), "KGEN_BENCH_STATES": str(seen),
+           "COCOTB_LOG_LEVEL": os.environ.get("KGEN_BENCH_LOG_LEVEL", "WARNING")}
     with _sim_env(tools):
         runner = _runner(options.sim)
         try:
@@ -197,9 +201,13 @@ def run_bench(plan: Plan, x0: np.ndarray, expected: np.ndarray, options: BenchOp
         raise BenchMismatch(expected_found(f"cocotb bench on {options.sim.value}", "a result",
                                            f"none (simulator log: {work / 'sim.log'})"))
     r = json.loads(result.read_text())
+    observed = saturated = None
+    if seen.is_file():
+        with np.load(seen, allow_pickle=False) as z:
+            observed, saturated = z["states"], z["saturated"]
     out = BenchResult(options.sim, np.asarray(r["outputs"], np.int64), tuple(r["run_cycles"]),
                       tuple(r["latency"]), tuple(r["step_cycles"]), int(r["states_checked"]),
-                      int(r["sim_cycles"]), float(r["wall_s"]), build_s, tuple(r["mismatches"]))
+                      int(r["sim_cycles"]), float(r["wall_s"]), build_s, tuple(r["mismatches"]), observed, saturated)
     if out.mismatches or r.get("missing_states"):
         first = out.mismatches[0] if out.mismatches else None
         what = (f"input {first['input']} {first['what']}: got {first['got']}, expected {first['want']}" if first

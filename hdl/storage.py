@@ -14,7 +14,7 @@ from __future__ import annotations
 from amaranth.hdl import Array, Elaboratable, Module, Signal
 from amaranth.lib.memory import Memory
 
-from .plan import Storage
+from kgen.quant import Storage
 
 
 class ReadPort:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal, signed, unsigned
 from amaranth.lib.memory import Memory
 
-from kgen.emulation.qformat import Rounding
+from kgen.qformat import Rounding
 from kgen.emulation.tanh_table import TanhTable
 
 from .fixed import shift_round

