@@ -17,11 +17,11 @@ REFERENCE = ROOT.parent / "shared" / "reference" / "kirchhoffnet"
 def mnist_circuit():
     """The mnist checkpoint if ../shared is there, else the same topology with Kaiming-normal parameters."""
     from kgen.circuit import Circuit, ModelTask, Window
-    from kgen.original import load_any
+    from kgen.modelfile import load_model
     from kgen.topology import mix_connect
 
     if (REFERENCE / "mnist").is_dir():
-        return load_any(REFERENCE / "mnist"), "mnist checkpoint"
+        return load_model(REFERENCE / "mnist").circuit, "mnist checkpoint"
     src, des = mix_connect(1, 28, 28, 4, 50, [1, 1])
     rng = np.random.RandomState(0)
     e = src.size

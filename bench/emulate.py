@@ -23,7 +23,7 @@ def straightforward(program, x: np.ndarray) -> np.ndarray:
     """The lowered program, executed plainly: whole-array int64 ops and np.add.at."""
     from kgen.emulation.interp import Emulator
     from kgen.emulation.program import OpCode
-    from kgen.emulation.qformat import shift_round_array
+    from kgen.qformat import shift_round_array
 
     X, _ = Emulator(program).load(x)
     res = np.zeros_like(X) if program.read_feedback else None
@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10, help="Euler steps per window (2 windows)")
     a = ap.parse_args()
 
-    from kgen.emulation.config import QuantConfig
+    from kgen.quant import QuantConfig
     from kgen.emulation.interp import Emulator
     from kgen.emulation.lower import lower
 

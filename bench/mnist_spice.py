@@ -56,19 +56,25 @@ def digit_input() -> np.ndarray:
     return full.reshape(1, 784)
 
 
+def reference_states(circuit, x: np.ndarray) -> np.ndarray:
+    """The float reference (dopri5, float64, rtol = atol = 1e-10) at the window boundaries (W + 1, B, N)."""
+    from kgen.modelfile import Model
+
+    return Model(circuit).run(x, view="float", method="dopri5", rtol=1e-10, atol=1e-10, dtype="float64").v
+
+
 def reference_outputs(circuit, x: np.ndarray, t: float) -> np.ndarray:
-    """The float reference's output voltages at time t (0 < t <= T): reference_boundaries on
-    the circuit cut at t (the windows before t, the one holding t ending there)."""
+    """The float reference's output voltages at time t (0 < t <= T): the reference on the circuit
+    cut at t (the windows before t, the one holding t ending there)."""
     from dataclasses import replace
 
     from kgen.circuit import Window
-    from kgen.verify import reference_boundaries
 
     if t < circuit.t_final:
         kept = [w for w in circuit.windows if w.t_start < t]
         kept[-1] = Window(kept[-1].t_start, t, kept[-1].edges, kept[-1].params)
         circuit = replace(circuit, windows=tuple(kept))
-    return reference_boundaries(circuit, x).states[-1][0, np.asarray(circuit.outputs) - 1]
+    return reference_states(circuit, x)[-1][0, np.asarray(circuit.outputs) - 1]
 
 
 def main() -> None:
@@ -79,22 +85,21 @@ def main() -> None:
     p.add_argument("--window", type=int, help="run only window K (1-based) from the float reference's state at its start")
     a = p.parse_args()
 
-    from kgen.codegen.analog import Accuracy, Save, Schedule, initial_states
+    from kgen.codegen.analog import Accuracy, Save, Schedule
     from kgen.codegen.rawfile import read_raw
     from kgen.codegen.spice import SpiceOptions, write_spice
-    from kgen.codegen.tools import Tool, find_tool
+    from kgen.codegen.tools import NGSPICE
+    from kgen.layout import initial_state
 
     circuit, what = mnist_circuit()
     x = digit_input()
-    schedule, initial = Schedule.full(circuit), initial_states(circuit, x)
+    schedule, initial = Schedule.full(circuit), initial_state(circuit, x)
     if a.window is not None:
         if not 1 <= a.window <= len(circuit.windows):
             sys.exit(f"--window: expected 1..{len(circuit.windows)}, found {a.window}")
-        from kgen.verify import reference_boundaries
-
         schedule = Schedule.single(a.window - 1)
         if a.window > 1:
-            initial = reference_boundaries(circuit, x).states[a.window - 1]  # (1, N) at the window's start
+            initial = reference_states(circuit, x)[a.window - 1]  # (1, N) at the window's start
         print(f"window {a.window} alone: t = {schedule.t0(circuit):g} .. {circuit.windows[a.window - 1].t_end:g}, "
               "from the float reference's state", flush=True)
     accuracy = Accuracy(maxstep_fraction=a.maxstep_fraction, reltol=a.reltol)
@@ -113,7 +118,7 @@ def main() -> None:
         log = folder / "ngspice.log"
         t0 = time.perf_counter()
         with open(log, "wb") as fh:
-            proc = subprocess.Popen([str(find_tool(Tool.NGSPICE)), "-b", "-r", "netlist.raw", "netlist.cir"],
+            proc = subprocess.Popen([str(NGSPICE.find()), "-b", "-r", "netlist.raw", "netlist.cir"],
                                     cwd=folder, stdout=fh, stderr=subprocess.STDOUT)
             try:
                 rc = proc.wait(timeout=a.timeout)

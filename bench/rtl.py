@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from kgen.emulation.config import QuantConfig
+from kgen.quant import QuantConfig
 from kgen.emulation.interp import Emulator
 from kgen.emulation.lower import lower
 from kgen.hdl.cases import mixed_circuit, neighbor_circuit
 from kgen.hdl.plan import HdlConfig, make_plan
 from kgen.hdl.runner import BenchOptions, run_bench
 from kgen.hdl.testbench import run_standalone
-from kgen.hdl.tools import Sim, missing_reason
+from kgen.hdl.tools import Sim
 from kgen.hdl.verify import expected
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "kirchhoffnet" / "twomoon"
@@ -35,9 +35,9 @@ REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" 
 def cases(quick: bool):
     out = []
     if REFERENCE.is_dir():
-        from kgen.original import load_any
+        from kgen.modelfile import load_model
 
-        out.append(("twomoon", load_any(REFERENCE), (20, 20), (1, 4, 16), 4))
+        out.append(("twomoon", load_model(REFERENCE).circuit, (20, 20), (1, 4, 16), 4))
     out.append(("mixed", mixed_circuit(), (20, 20, 20), (1, 4, 16), 4))
     out.append(("neighbor8", neighbor_circuit(), (10, 10), (4, 16) if quick else (1, 4, 16), 1))
     return out
@@ -47,7 +47,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer lane counts on the large circuit")
     a = ap.parse_args()
-    sims = [s for s in (Sim.ICARUS, Sim.VERILATOR) if missing_reason(s) is None]
+    sims = [s for s in (Sim.ICARUS, Sim.VERILATOR) if s.tool.missing() is None]
     print("circuit     L  E_w      N  cyc/step(formula)  cyc/inference  measured  model inf/s  "
           + "  ".join(f"{s.value:>9} cyc/s" for s in sims) + "  cocotb-icarus cyc/s  verilator/icarus")
     for name, circuit, steps, lanes_list, batch in cases(a.quick):

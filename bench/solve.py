@@ -18,12 +18,13 @@ from _common import OriginalLayer, mnist_circuit
 
 def main() -> None:
     torch.set_num_threads(2)
-    from kgen.model import KirchhoffNet, SolverOptions
+    from kgen.model import KirchhoffNet
+from kgen.solver import Solver
 
     circuit, what = mnist_circuit()
     dtype, batch = torch.float32, 64
     x = torch.rand(batch, len(circuit.inputs), generator=torch.Generator().manual_seed(0))
-    opts = SolverOptions(method="dopri5", rtol=1e-3, atol=1e-3, dtype="float32")
+    opts = Solver(method="dopri5", rtol=1e-3, atol=1e-3, dtype="float32")
     print(f"dopri5 forward on {what}, batch {batch}, float32, rtol=atol=1e-3, {torch.get_num_threads()} threads")
     with torch.no_grad():
         model = KirchhoffNet(circuit, dtype)

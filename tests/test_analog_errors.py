@@ -10,13 +10,14 @@ import sympy
 
 from kgen.circuit import Circuit, Window
 from kgen.cli import main
-from kgen.codegen.tools import Tool, missing_reason
+from kgen.codegen.tools import NGSPICE, VACASK
 from kgen.devices import DEVICE_KINDS, V_DES, V_SRC, Activation, DeviceKind
 from kgen.examples import random_circuit
-from kgen.modelfile import _arrays, _npy_bytes, _structure, _zip_bytes, save_model
+from kgen.circuit import _arrays, _npy_bytes, _structure
+from kgen.modelfile import _zip_bytes, save_model
 
-needs_ngspice = pytest.mark.skipif(missing_reason(Tool.NGSPICE) is not None, reason=str(missing_reason(Tool.NGSPICE)))
-needs_vacask = pytest.mark.skipif(missing_reason(Tool.VACASK) is not None, reason=str(missing_reason(Tool.VACASK)))
+needs_ngspice = pytest.mark.skipif(NGSPICE.missing() is not None, reason=str(NGSPICE.missing()))
+needs_vacask = pytest.mark.skipif(VACASK.missing() is not None, reason=str(VACASK.missing()))
 
 
 def run(argv, capsys):
@@ -55,7 +56,7 @@ def one_kind_circuit(kind: str, rows: int, name="c"):
 
 @pytest.fixture()
 def softlog(monkeypatch):
-    monkeypatch.setitem(DEVICE_KINDS, "SoftLog", SoftLog("SoftLog", 2, (0, 1), Activation.IDENTITY, "1", "1", "-1",
+    monkeypatch.setitem(DEVICE_KINDS, "SoftLog", SoftLog("SoftLog", 2, Activation.IDENTITY, "1", "1", "-1",
                                                          "0", "p1 * ln(1 + (d - p0)^2)"))
     return "SoftLog"
 
@@ -119,7 +120,7 @@ def test_si_suffix_in_units_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("target", ["spice", "veriloga"])
 def test_names_that_collide_after_sanitising(tmp_path, capsys, monkeypatch, target):
     for name in ("Soft.Tanh", "soft_tanh"):
-        monkeypatch.setitem(DEVICE_KINDS, name, DeviceKind(name, 2, (0, 1), Activation.TANH, "1", "p1", "-p1", "p0",
+        monkeypatch.setitem(DEVICE_KINDS, name, DeviceKind(name, 2, Activation.TANH, "1", "p1", "-p1", "p0",
                                                            "tanh(p1 d + p0)"))
     c = Circuit(n_nodes=2, capacitance=[1.0, 1.0], src=[1, 2], des=[2, 0], kinds=("Soft.Tanh", "soft_tanh"),
                 edge_kind=[0, 1], windows=(Window(0.0, 1.0, [0, 1], np.full((2, 2), 0.5)),), inputs=(1,),

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 import sympy
 
-from kgen.codegen.printers import used_params
-from kgen.codegen.tools import Tool, missing_reason
+from kgen.codegen.tools import OPENVAF
 from kgen.devices import DEVICE_KINDS, V_DES, V_SRC
 
-reason = missing_reason(Tool.OPENVAF)
+reason = OPENVAF.missing()
 try:
     import osdi_py  # noqa: F401
 except ImportError:
@@ -47,8 +46,8 @@ def test_compiled_module_iv_equals_sympy(kind, tmp_path):
     for trial in range(3):
         p = rng.normal(0.0, 1.0, k.n_rows)
         if trial == 0:
-            p[[int(s.name[1:]) for s in used_params(kind)]] += 0.5
-        model = DeviceModel(osdi, kind, p[[int(s.name[1:]) for s in used_params(kind)]])
+            p[[int(s.name[1:]) for s in DEVICE_KINDS[kind].used_params]] += 0.5
+        model = DeviceModel(osdi, kind, p[[int(s.name[1:]) for s in DEVICE_KINDS[kind].used_params]])
         exact = sympy.lambdify((V_SRC, V_DES), k.expression().subs(dict(zip(k.params, p))), "mpmath")
         v_src, v_des = sweep(kind, p, rng)
         got = model.currents(v_src, v_des)

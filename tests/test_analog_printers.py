@@ -8,7 +8,7 @@ import sympy
 
 from kgen.codegen.numfmt import num, operand
 from kgen.codegen.printers import (NgspicePrinter, SpectrePrinter, VerilogAPrinter, XycePrinter, device_text,
-                                   spice_format, used_params)
+                                   spice_format)
 from kgen.devices import DEVICE_KINDS, V_DES, V_SRC
 from kgen.errors import CircuitError, UnsupportedError
 
@@ -53,9 +53,9 @@ def test_numbers_are_plain_round_trip_decimals():
 
 
 def test_used_params_skip_unused_rows():
-    assert [p.name for p in used_params("ShiftTanh1")] == ["p0", "p1"]
-    assert [p.name for p in used_params("Conductance")] == ["p0"]
-    assert [p.name for p in used_params("ShiftTanh2")] == ["p0", "p1", "p2"]
+    assert [p.name for p in DEVICE_KINDS["ShiftTanh1"].used_params] == ["p0", "p1"]
+    assert [p.name for p in DEVICE_KINDS["Conductance"].used_params] == ["p0"]
+    assert [p.name for p in DEVICE_KINDS["ShiftTanh2"].used_params] == ["p0", "p1", "p2"]
 
 
 def test_strict_printer_refuses_a_function_without_a_verified_spelling():

@@ -9,25 +9,25 @@ transient per simulator with the DESIGN.md accuracy preset.
 import numpy as np
 import pytest
 
-from kgen.codegen.simulate import AnalogView, SimOptions, simulate
-from kgen.codegen.tools import Tool, missing_reason
-from kgen.original import load_any
-from kgen.verify import reference_boundaries
+from kgen.codegen.tools import NGSPICE, OPENVAF, VACASK
+from kgen.modelfile import load_model
+from kgen.tools import missing_reason
 
 TWO_D = ("twomoon", "8gaussians", "pinwheel", "swissroll", "circle", "2spirals", "potential1", "potential2")
-MISSING = missing_reason(Tool.NGSPICE) or missing_reason(Tool.VACASK) or missing_reason(Tool.OPENVAF)
+MISSING = missing_reason(NGSPICE, VACASK, OPENVAF)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
 @pytest.mark.parametrize("name", TWO_D)
 def test_checkpoint_in_ngspice_and_vacask(reference, name):
-    circuit = load_any(reference / name)
-    x = np.random.default_rng(0).standard_normal((4, len(circuit.inputs)))
-    ref = reference_boundaries(circuit, x)
-    assert ref.states.shape == (len(circuit.windows) + 1, 4, circuit.n_nodes)
-    for view in AnalogView:
-        res = simulate(circuit, x, SimOptions(view=view, workers=2))
-        assert res.runs >= 2  # several inputs per run, runs spread over two processes
-        err = np.abs(res.states - ref.states)  # every boundary, the end included
-        assert err.max() <= 1e-4, (view.value, err.max(axis=(1, 2)))
+    model = load_model(reference / name)
+    circuit = model.circuit
+    x = np.random.default_rng(0).standard_normal((4, circuit.n_data))
+    ref = model.run(x, view="float", method="dopri5", rtol=1e-10, atol=1e-10, dtype="float64")
+    assert ref.v.shape == (len(circuit.windows) + 1, 4, circuit.n_nodes)
+    for view in ("spice", "veriloga"):
+        res = model.run(x, view=view, workers=2)
+        assert res.extra["details"]["simulator_runs"] >= 2  # several inputs per run, over two processes
+        err = np.abs(res.v - ref.v)  # every boundary, the end included
+        assert err.max() <= 1e-4, (view, err.max(axis=(1, 2)))

@@ -1,4 +1,4 @@
-"""The analog views in the simulators: float, ngspice and VACASK agree; units; chained runs; --check."""
+"""The analog views in the simulators: float, ngspice and VACASK agree; units; chained runs; --check; traces."""
 
 import json
 
@@ -6,17 +6,36 @@ import numpy as np
 import pytest
 
 from kgen.cli import main
-from kgen.codegen.analog import Units
-from kgen.codegen.simulate import AnalogView, SimOptions, simulate
-from kgen.codegen.tools import Tool, missing_reason
+from kgen.codegen.tools import NGSPICE, OPENVAF, VACASK
 from kgen.examples import random_circuit
-from kgen.modelfile import save_model
-from kgen.verify import reference_boundaries
+from kgen.float_view import reference_trace
+from kgen.modelfile import Model, save_model
+from kgen.tools import missing_reason
+from kgen.trace import read_trace
 
-MISSING = {AnalogView.SPICE: missing_reason(Tool.NGSPICE),
-           AnalogView.VERILOGA: missing_reason(Tool.VACASK) or missing_reason(Tool.OPENVAF)}
+MISSING = {"spice": missing_reason(NGSPICE), "veriloga": missing_reason(VACASK, OPENVAF)}
 VIEWS = [pytest.param(v, marks=pytest.mark.skipif(MISSING[v] is not None, reason=str(MISSING[v])))
-         for v in AnalogView]
+         for v in ("spice", "veriloga")]
+
+
+def simulate(c, x, view, record=None, **options):
+    """The view's trace (window boundaries unless record="steps")."""
+    return Model(c).run(x, view=view, record=record, **options)
+
+
+def reference(c, x):
+    """The float reference at the window boundaries: dopri5, float64, rtol = atol = 1e-10."""
+    return Model(c).run(x, view="float", method="dopri5", rtol=1e-10, atol=1e-10, dtype="float64")
+
+
+def runs(trace) -> int:
+    return trace.extra["details"]["simulator_runs"]
+
+
+def at_boundaries(trace, c) -> np.ndarray:
+    """The trace's states at the window boundaries t_0..t_W (W + 1, B, N)."""
+    rows = [int(np.flatnonzero(trace.t == t)[-1]) for t in c.times]
+    return trace.v[rows]
 
 
 def mixed_circuit():
@@ -30,7 +49,7 @@ def mixed_circuit():
 def mixed():
     c = mixed_circuit()
     x = np.random.default_rng(1).standard_normal((4, 3))
-    return c, x, reference_boundaries(c, x)
+    return c, x, reference(c, x)
 
 
 def test_mixed_circuit_is_what_the_test_claims(mixed):
@@ -47,32 +66,35 @@ def test_mixed_circuit_is_what_the_test_claims(mixed):
 @pytest.mark.parametrize("view", VIEWS)
 def test_mixed_circuit_agrees_with_float(mixed, view, chained):
     c, x, ref = mixed
-    res = simulate(c, x, SimOptions(view=view, chained=chained))
-    assert res.states.shape == ref.states.shape == (5, 4, 6)
-    err = np.abs(res.states - ref.states)
+    res = simulate(c, x, view, chained=chained)
+    assert res.v.shape == ref.v.shape == (5, 4, 6)
+    np.testing.assert_array_equal(res.t, c.times)
+    err = np.abs(res.v - ref.v)
     assert err.max() <= 1e-4, err.max(axis=(1, 2))
-    assert np.array_equal(res.states[0], ref.states[0])
-    np.testing.assert_allclose(res.outputs(c), ref.states[-1][:, [4, 5]], atol=1e-4)
+    assert np.array_equal(res.v[0], ref.v[0])
+    np.testing.assert_allclose(Model(c).outputs(res), ref.v[-1][:, [4, 5]], atol=1e-4)
+    mode = "chained per-window runs" if chained else "one switched transient"
+    assert f"{'ngspice' if view == 'spice' else 'VACASK'}, {mode}, {runs(res)} simulator runs" in res.extra["label"]
 
 
 def test_ngspice_and_vacask_agree_with_each_other(mixed):
     if any(MISSING.values()):
         pytest.skip("; ".join(str(m) for m in MISSING.values() if m))
     c, x, _ = mixed
-    a = simulate(c, x, SimOptions(view=AnalogView.SPICE))
-    b = simulate(c, x, SimOptions(view=AnalogView.VERILOGA))
-    assert np.abs(a.states - b.states).max() <= 1e-4
+    a = simulate(c, x, "spice")
+    b = simulate(c, x, "veriloga")
+    assert np.abs(a.v - b.v).max() <= 1e-4
 
 
 @pytest.mark.parametrize("view", VIEWS)
 def test_physical_units_give_the_same_normalised_waveforms(view):
     c = random_circuit(seed=2, n_nodes=4, n_windows=2, n_edges=10)
     x = np.random.default_rng(2).standard_normal((2, 2))
-    model = simulate(c, x, SimOptions(view=view, waveform=True))
-    phys = simulate(c, x, SimOptions(view=view, units=Units(cap=1e-13, tau=1e-9), waveform=True))
-    assert np.abs(model.states - phys.states).max() <= 1e-9
-    t_model, v_model = model.waveform
-    t_phys, v_phys = phys.waveform  # times come back divided by tau: model units again
+    model = simulate(c, x, view, record="steps")
+    phys = simulate(c, x, view, record="steps", cap=1e-13, tau=1e-9)
+    assert np.abs(at_boundaries(model, c) - at_boundaries(phys, c)).max() <= 1e-9
+    t_model, v_model = model.t, model.v[:, 0]  # the first input's waveform
+    t_phys, v_phys = phys.t, phys.v[:, 0]  # times come back divided by tau: model units again
     assert t_phys[-1] == pytest.approx(c.t_final, rel=1e-12)
     assert np.abs(np.interp(t_model, t_phys, v_phys[:, 3]) - v_model[:, 3]).max() <= 1e-6
 
@@ -81,10 +103,10 @@ def test_physical_units_give_the_same_normalised_waveforms(view):
 def test_several_inputs_per_run_match_one_input_per_run(view):
     c = random_circuit(seed=4, n_nodes=4, n_windows=2, n_edges=10)
     x = np.random.default_rng(4).standard_normal((3, 2))
-    together = simulate(c, x, SimOptions(view=view, copies=3, workers=1))
-    apart = simulate(c, x, SimOptions(view=view, copies=1, workers=2))
-    assert (together.runs, apart.runs) == (1, 3)
-    assert np.abs(together.states - apart.states).max() <= 1e-6
+    together = simulate(c, x, view, copies=3, workers=1)
+    apart = simulate(c, x, view, copies=1, workers=2)
+    assert (runs(together), runs(apart)) == (1, 3)
+    assert np.abs(together.v - apart.v).max() <= 1e-6
 
 
 @pytest.mark.parametrize("view,target", [(v, t) for v, t in zip(VIEWS, ("spice", "veriloga"))])
@@ -104,8 +126,8 @@ def test_check_halves_maxstep_and_reports(tmp_path, capsys, view, target):
 @pytest.mark.parametrize("chained", [False, True], ids=["switched", "chained"])
 @pytest.mark.parametrize("view", ["spice", "veriloga"])
 def test_kgen_run_view(tmp_path, capsys, view, chained):
-    if MISSING[AnalogView(view)]:
-        pytest.skip(str(MISSING[AnalogView(view)]))
+    if MISSING[view]:
+        pytest.skip(str(MISSING[view]))
     c = random_circuit(seed=8, n_nodes=4, n_windows=2, n_edges=10)
     save_model(c, tmp_path / "m.kgen")
     x = np.random.default_rng(8).standard_normal((3, 2))
@@ -113,19 +135,78 @@ def test_kgen_run_view(tmp_path, capsys, view, chained):
     assert main(["run", str(tmp_path / "m.kgen"), "--view", view, "--inputs", str(tmp_path / "x.npy"),
                  "-o", str(tmp_path / "y.npy")] + (["--chained"] if chained else [])) == 0
     y = np.load(tmp_path / "y.npy")
-    ref = reference_boundaries(c, x).states[-1][:, np.asarray(c.outputs) - 1]
+    ref = Model(c).outputs(reference(c, x))
     assert y.shape == (3, 2) and np.abs(y - ref).max() <= 1e-4
     assert f"ran random ({view} view) on 3 inputs" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("view", VIEWS)
 def test_saving_only_the_outputs(view):
-    from kgen.codegen.analog import Save
-
     c = random_circuit(seed=9, n_nodes=4, n_windows=2, n_edges=10)
     x = np.random.default_rng(9).standard_normal((2, 2))
-    full = simulate(c, x, SimOptions(view=view))
-    outs = simulate(c, x, SimOptions(view=view, save=Save.OUTPUTS))
+    full = simulate(c, x, view)
+    outs = simulate(c, x, view, save="outputs")
     hidden = [n - 1 for n in range(1, c.n_nodes + 1) if n not in c.outputs]
-    assert np.isnan(outs.states[1:][:, :, hidden]).all()
-    np.testing.assert_array_equal(outs.outputs(c), full.outputs(c))
+    assert np.isnan(outs.v[1:][:, :, hidden]).all()
+    np.testing.assert_array_equal(Model(c).outputs(outs), Model(c).outputs(full))
+    steps = simulate(c, x, view, record="steps", save="outputs")  # every time point: hidden nodes NaN there too
+    assert steps.n_steps > outs.n_steps and np.isnan(steps.v[1:][:, :, hidden]).all()
+    assert not np.isnan(steps.v[:, :, np.asarray(c.outputs) - 1]).any()
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_steps_trace_of_several_runs(view):
+    """Inputs run in several netlists step on different grids: the trace takes their union, each run
+    interpolated onto it, the window boundaries exact; it agrees with the float reference at every time."""
+    c = random_circuit(seed=4, n_nodes=4, n_windows=2, n_edges=10)
+    x = np.random.default_rng(4).standard_normal((3, 2))
+    model = Model(c)
+    apart = simulate(c, x, view, record="steps", copies=1, workers=2)
+    one = simulate(c, x[:1], view, record="steps")
+    assert runs(apart) == 3 and apart.n_steps >= one.n_steps > 100
+    assert np.all(np.diff(apart.t) > 0) and set(c.times) <= set(apart.t.tolist())
+    assert list(apart.window[np.isin(apart.t, c.times)]) == [0, 0, 1]
+    np.testing.assert_array_equal(at_boundaries(apart, c), simulate(c, x, view, copies=1, workers=2).v)
+    ref = reference_trace(model, x, apart)
+    np.testing.assert_array_equal(ref.t, apart.t)
+    assert np.abs(ref.v - apart.v).max() <= 1e-4
+    # input 0 alone ran on its own grid: the union holds it, its values there are the simulator's
+    own = np.isin(apart.t, one.t)
+    assert own.sum() == one.n_steps
+    np.testing.assert_allclose(apart.v[own, 0], one.v[:, 0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_kgen_run_trace_and_diff_with_the_float_view(tmp_path, capsys, view):
+    """`kgen run --view V --trace T.npz` writes the simulator's time points; `kgen diff` holds them to a
+    float-view trace (tight dopri5, 100 points per window) by time within 1e-4."""
+    c = random_circuit(seed=8, n_nodes=4, n_windows=2, n_edges=10)
+    save_model(c, tmp_path / "m.kgen")
+    np.save(tmp_path / "x.npy", np.random.default_rng(8).standard_normal((3, 2)))
+    common = ["run", str(tmp_path / "m.kgen"), "--inputs", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")]
+    assert main(common + ["--view", view, "--trace", str(tmp_path / "T.npz")]) == 0
+    assert main(common + ["--view", "float", "--method", "dopri5", "--rtol", "1e-10", "--atol", "1e-10",
+                          "--dtype", "float64", "--trace", str(tmp_path / "F.npz")]) == 0
+    analog, flt = read_trace(tmp_path / "T.npz"), read_trace(tmp_path / "F.npz")
+    assert analog.source == view and not analog.fixed_step and analog.digest == c.digest
+    assert analog.v.shape[1:] == (3, 4) and analog.n_steps > 1000  # maxstep 5e-5 of the span
+    assert flt.n_steps == 2 * 100 + 1
+    capsys.readouterr()
+    assert main(["diff", str(tmp_path / "F.npz"), str(tmp_path / "T.npz"), "--atol", "1e-4"]) == 0
+    assert capsys.readouterr().out.startswith("traces agree: 201 steps compared (time, atol 0.0001)")
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_steps_trace_is_thinned_to_its_budget(monkeypatch, view):
+    """A long run of many inputs keeps at most TRACE_BUDGET values: the time points are thinned evenly,
+    the start and every window boundary stay, exact."""
+    import kgen.codegen.runner as runner
+
+    c = random_circuit(seed=4, n_nodes=4, n_windows=2, n_edges=10)
+    x = np.random.default_rng(4).standard_normal((3, 2))
+    full = simulate(c, x, view, record="steps", copies=1, workers=2)
+    monkeypatch.setattr(runner, "TRACE_BUDGET", 3 * 4 * 50)
+    thin = simulate(c, x, view, record="steps", copies=1, workers=2)
+    assert 20 <= thin.n_steps <= 50 < full.n_steps
+    assert set(thin.t.tolist()) <= set(full.t.tolist()) and np.all(np.diff(thin.t) > 0)
+    np.testing.assert_array_equal(at_boundaries(thin, c), at_boundaries(full, c))

@@ -120,8 +120,8 @@ def test_unknown_topology(tmp_path, capsys):
     ({"projector": "mlp_2_10"}, "network.projector: expected none, lastN or firstN, found 'mlp_2_10'"),
     ({"projector": "reshape2"}, "network.projector: expected none, lastN or firstN, found 'reshape2'"),
     ({"residual": [0, 1]}, "network.residual: expected none, found [0, 1]"),
-    ({"fill": "repeat"}, "network.fill: expected zeros, found 'repeat'"),
-], ids=["encoder", "mlp-projector", "reshape-projector", "residual", "fill-repeat"])
+    ({"fill": "mirror"}, "network.fill: expected zeros or repeat, found 'mirror'"),
+], ids=["encoder", "mlp-projector", "reshape-projector", "residual", "fill-unknown"])
 def test_unsupported_original_feature(tmp_path, capsys, changes, message):
     import_error(tmp_path, capsys, config=with_net(**changes), message=message)
 

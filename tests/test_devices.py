@@ -7,7 +7,6 @@ import torch
 
 from kgen.devices import DEVICE_KINDS, V_DES, V_SRC, Activation, device_kind
 from kgen.errors import UnsupportedError
-from kgen.model import activation_and_slope
 
 KINDS = sorted(DEVICE_KINDS)
 
@@ -29,7 +28,7 @@ def _torch_current_and_slopes(kind, p, vs, vd):
         pieces.append(val if isinstance(val, torch.Tensor) else torch.full((p.shape[1],), float(val), dtype=torch.float64))
     scale, ws, wd, b = pieces
     z = ws * torch.tensor(vs) + wd * torch.tensor(vd) + b
-    y, dy = activation_and_slope(kind.activation, z)
+    y, dy = kind.activation.torch_with_slope(z)
     return (scale * y).numpy(), (scale * dy * ws).numpy(), (scale * dy * wd).numpy()
 
 
@@ -89,3 +88,35 @@ def test_generic_family_covers_every_activation():
 def test_unknown_kind_is_a_clear_error():
     with pytest.raises(UnsupportedError, match=r"^device kind: expected one of .*, found 'Memristor'$"):
         device_kind("Memristor")
+
+
+@pytest.mark.parametrize("act", list(Activation), ids=lambda a: a.value)
+def test_every_form_of_an_activation_equals_its_sympy_form(act):
+    """The torch (plain, in place, with slope), NumPy and interval forms stand beside the sympy one."""
+    z = np.random.RandomState(3).normal(0, 2, 500)
+    z[:3] = (-1.0, 0.5, 2.0)
+    sym = sympy.Symbol("z", real=True)
+    expr = act.sympy(sym)
+    want = np.broadcast_to(sympy.lambdify(sym, expr, "numpy")(z), z.shape)
+    slope = np.broadcast_to(sympy.lambdify(sym, sympy.diff(expr, sym), "numpy")(z), z.shape)
+    zt = torch.tensor(z)
+    y, dy = act.torch_with_slope(zt)
+    for got in (act.torch(zt).numpy(), act.torch_(zt.clone()).numpy(), y.numpy(), act.numpy(z)):
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+    for got in (dy.numpy(), act.numpy_slope(z)):
+        np.testing.assert_allclose(got, slope, rtol=1e-13, atol=1e-15)
+    rad = np.abs(np.random.RandomState(4).normal(0, 0.5, z.size))
+    lo, hi = act.value_range(z - rad, z + rad)
+    g_lo, g_hi = act.slope_range(z, rad)
+    for k in range(7):  # points inside each interval stay inside the interval forms
+        inner = z - rad + rad * k / 3
+        vals = np.broadcast_to(sympy.lambdify(sym, expr, "numpy")(inner), z.shape)
+        assert np.all(vals >= lo - 1e-15) and np.all(vals <= hi + 1e-15)
+        g = act.numpy_slope(inner)
+        assert np.all(g >= g_lo - 1e-15) and np.all(g <= g_hi + 1e-15)
+
+
+def test_derived_facts_of_the_library():
+    assert DEVICE_KINDS["ShiftTanh1"].is_difference and not DEVICE_KINDS["ShiftTanh2"].is_difference
+    assert DEVICE_KINDS["Conductance"].constant_pieces == {"scale": None, "w_src": 1.0, "w_des": -1.0, "bias": 0.0}
+    assert [p.name for p in DEVICE_KINDS["ShiftRelu1"].used_params] == ["p0", "p1"]

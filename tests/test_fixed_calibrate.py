@@ -10,7 +10,8 @@ from kgen.emulation.calibrate import (choose_step, dopri5_boundaries, integer_bi
                                       spectral_radius_max)
 from kgen.emulation.floatref import FloatEuler
 from kgen.examples import demo_circuit, random_circuit
-from kgen.model import KirchhoffNet, SolverOptions
+from kgen.model import KirchhoffNet
+from kgen.solver import Solver
 
 
 def test_dopri5_reference_matches_torchdiffeq():
@@ -21,7 +22,7 @@ def test_dopri5_reference_matches_torchdiffeq():
         model = KirchhoffNet(circuit, torch.float64)
         with torch.no_grad():
             _, marks = model.solve(model.initial_state(torch.as_tensor(x)),
-                                   SolverOptions(method="dopri5", rtol=1e-9, atol=1e-9, dtype="float64"),
+                                   Solver(method="dopri5", rtol=1e-9, atol=1e-9, dtype="float64"),
                                    reverse=reverse, record=True)
         np.testing.assert_allclose(ref, np.stack([v.numpy() for _, v in marks]), rtol=2e-6, atol=5e-6)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kgen.cli import main
-from kgen.emulation.config import MEMBER, balanced_lanes, load_quant, parse_quant_json
+from kgen.quant import MEMBER, balanced_lanes, parse_quant_json
 from kgen.emulation.interp import Emulator
 from kgen.emulation.lower import lower
 from kgen.examples import demo_circuit, random_circuit
@@ -31,12 +31,13 @@ def quantized(tmp_path_factory):
 
 def test_quantize_stores_the_choices_and_writes_the_report(quantized, capsys):
     d, model, out = quantized
-    circuit = load_model(out)
-    assert circuit_digest(circuit) == circuit_digest(load_model(model))
-    cfg = load_quant(out, circuit_digest(circuit))
+    quantized_model = load_model(out)
+    circuit = quantized_model.circuit
+    assert circuit_digest(circuit) == circuit_digest(load_model(model).circuit)
+    cfg, hdl = quantized_model.quant, quantized_model.hdl
     assert cfg is not None and len(cfg.steps) == 3 and cfg.read_feedback
     program = lower(circuit, cfg)
-    assert cfg.units == 1 and cfg.lanes == balanced_lanes([w.n_edges for w in program.windows], circuit.n_nodes)
+    assert hdl.units == 1 and hdl.lanes == balanced_lanes([w.n_edges for w in program.windows], circuit.n_nodes)
     doc = json.loads(read_members(out)[MEMBER])
     rep = doc["report"]
     assert rep["error_vs_float_euler"]["max"] <= 1e-2 and rep["bound"]["measured_within"] is True
@@ -70,9 +71,9 @@ def test_quantize_with_data_and_fixed_widths(quantized, tmp_path):
     out = tmp_path / "w.kgen"
     assert main(["quantize", str(model), "-o", str(out), "--data", str(data), "--read-width", "18",
                  "--param-width", "16", "--no-table", "--lanes", "2", "--units", "2", *FAST[4:]]) == 0
-    cfg = load_quant(out, circuit_digest(load_model(out)))
+    cfg, hdl = load_model(out).quant, load_model(out).hdl
     assert cfg.read.width == 18 and cfg.param_width == 16 and cfg.integrator.width == 32
-    assert (cfg.lanes, cfg.units) == (2, 2)
+    assert (hdl.lanes, hdl.units) == (2, 2)
 
 
 def test_balanced_lanes_follows_the_cycle_formula():

@@ -11,13 +11,14 @@ import torch
 
 import _fixed_scalar
 from kgen.emulation.bound import propagate
-from kgen.emulation.config import QuantConfig
+from kgen.quant import QuantConfig
 from kgen.emulation.floatref import FloatEuler
 from kgen.emulation.interp import FLAG_READ_SATURATE, FLAG_SATURATE, Emulator
 from kgen.emulation.lower import lower
-from kgen.emulation.qformat import QFormat
+from kgen.qformat import QFormat
 from kgen.examples import demo_circuit, random_circuit
-from kgen.model import KirchhoffNet, SolverOptions
+from kgen.model import KirchhoffNet
+from kgen.solver import Solver
 
 MIXED = ("ShiftTanh2", "ShiftTanh1", "ShiftRelu1", "ShiftLeakyRelu2", "Conductance", "AffineLeakyRelu", "DiffRelu")
 
@@ -79,7 +80,7 @@ def test_float_reference_is_the_torch_model_with_euler():
         model = KirchhoffNet(circuit, torch.float64)
         with torch.no_grad():
             v, _ = model.solve(model.initial_state(torch.as_tensor(x)),
-                               SolverOptions(method="euler", steps_per_window=20, dtype="float64"), reverse=reverse)
+                               Solver(method="euler", steps=20, dtype="float64"), reverse=reverse)
         np.testing.assert_allclose(u, v.numpy(), rtol=0, atol=1e-12)
 
 

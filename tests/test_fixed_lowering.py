@@ -10,12 +10,11 @@ import pytest
 import sympy
 
 from _fixed_scalar import edge_current
-from kgen.devices import DEVICE_KINDS, LEAKY_SLOPE, Activation
-from kgen.emulation.config import QuantConfig
-from kgen.emulation.edges import PIECES, constant_pieces, is_difference
+from kgen.devices import DEVICE_KINDS, LEAKY_SLOPE, PIECES, Activation
+from kgen.quant import QuantConfig
 from kgen.emulation.lower import lower, steps_for
 from kgen.emulation.program import OpCode
-from kgen.emulation.qformat import MAX_WIDTH, QFormat
+from kgen.qformat import MAX_WIDTH, QFormat
 from kgen.emulation.tanh_table import TanhSpec, build_table
 from kgen.errors import InputError, UnsupportedError
 from kgen.examples import demo_circuit, random_circuit
@@ -31,9 +30,9 @@ def piece_value(program, k, params, piece):
     if piece in kp.params:
         row = kp.params.index(piece)
         return Fraction(int(params[row])) * kp.param_formats[row].lsb
-    if piece == "w_des" and is_difference(kp.kind):
+    if piece == "w_des" and DEVICE_KINDS[kp.kind].is_difference:
         return -piece_value(program, k, params, "w_src")
-    return Fraction(constant_pieces(kp.kind)[piece])
+    return Fraction(DEVICE_KINDS[kp.kind].constant_pieces[piece])
 
 
 @pytest.mark.parametrize("kind", sorted(DEVICE_KINDS))
@@ -43,8 +42,8 @@ def test_every_kind_lowers_to_its_device_equation(kind):
     (kp,) = prog.kinds
     assert kp.kind == kind and kp.activation is DEVICE_KINDS[kind].activation
     # difference kinds subtract the terminals first; the stored pieces are exactly the non-constant ones
-    assert (kp.ops[0].code is OpCode.SUB) == is_difference(kind)
-    expect = [p for p in PIECES if constant_pieces(kind)[p] is None and not (p == "w_des" and is_difference(kind))]
+    assert (kp.ops[0].code is OpCode.SUB) == DEVICE_KINDS[kind].is_difference
+    expect = [p for p in PIECES if DEVICE_KINDS[kind].constant_pieces[p] is None and not (p == "w_des" and DEVICE_KINDS[kind].is_difference)]
     assert list(kp.params) == expect
     acc_lsb = prog.acc.lsb
     rng = np.random.RandomState(1)

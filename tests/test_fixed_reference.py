@@ -17,18 +17,18 @@ from conftest import TOY
 from kgen.circuit import ModelTask
 from kgen.emulation.bound import propagate
 from kgen.emulation.calibrate import dopri5_boundaries
-from kgen.emulation.config import QuantConfig
+from kgen.quant import QuantConfig
 from kgen.emulation.floatref import FloatEuler
 from kgen.emulation.interp import Emulator
 from kgen.emulation.lower import lower
 from kgen.emulation.quantize import QuantizeOptions, quantize
-from kgen.original import load_any
+from kgen.modelfile import load_model
 
 TWO_D = TOY + ("potential1", "potential2")
 
 
 def _quantized(reference, name):
-    circuit = load_any(reference / name)
+    circuit = load_model(reference / name).circuit
     calib = np.random.RandomState(0).randn(500, 2)
     res = quantize(circuit, calib, QuantizeOptions(read_width=18, ref_samples=128, eval_samples=128, table=False),
                    say=lambda msg: None)
@@ -71,7 +71,7 @@ def test_bit_exact_within_bound_and_1e_2_of_float_euler(reference, name):
 @pytest.mark.slow
 def test_read_feedback_is_what_keeps_circle_within_1e_2(reference):
     """The plain rounded read copy (DESIGN's first contract) misses 1e-2 on circle; the noise-shaped one holds."""
-    circuit = load_any(reference / "circle")
+    circuit = load_model(reference / "circle").circuit
     x = np.random.RandomState(1234).randn(300, 2)
     steps = (500,) * 4  # dt 1e-3
     _, u = FloatEuler(circuit).run(x, steps, reverse=True, marks=[2000])

@@ -9,15 +9,20 @@ import pytest
 
 from kgen.cli import main
 from kgen.emulation.bound import propagate
-from kgen.emulation.config import QuantConfig
-from kgen.emulation.diff import diff
+from kgen.quant import QuantConfig
+from kgen.compare import diff
 from kgen.emulation.interp import Emulator
 from kgen.emulation.lower import lower
-from kgen.emulation.qformat import QFormat
-from kgen.emulation.trace import SCHEMA, fixed_trace, float_trace, read_trace, trace_bytes, write_trace
+from kgen.qformat import QFormat
+from kgen.trace import SCHEMA, float_trace, read_trace, trace_bytes, write_trace
 from kgen.errors import InputError
 from kgen.examples import demo_circuit
 from kgen.modelfile import save_model
+
+
+def fixed_trace(prog, res, bound=None):
+    """The bit-exact run's trace (every step recorded)."""
+    return prog.trace(res.states, res.flags, "fixed", None, bound)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +74,18 @@ def test_fixed_against_float_euler_within_the_bound_and_outside_a_tight_atol(run
     assert not r.diverged and r.mode == "step" and "bound" in r.tolerance
     tight = diff(fixed, flt, atol=1e-9)
     assert tight.diverged and "tolerance" in tight.cause
+
+
+def test_a_nan_is_a_divergence_and_a_node_never_recorded_is_left_out(run):
+    _, prog, _, res, br = run
+    flt = float_trace(prog.step_times(), br.float_states, prog.step_windows(), "euler", prog.digest, True)
+    v = flt.v.copy()
+    v[4, 1, 2] = np.nan
+    r = diff(flt, replace(flt, v=v), atol=1e-9)
+    assert r.diverged and (r.first_step, r.sample, r.node) == (4, 1, 3) and "not a finite number" in r.cause
+    v = flt.v.copy()
+    v[1:, :, 2] = np.nan  # node 3 never recorded after the start (a simulator that saved the outputs only)
+    assert not diff(flt, replace(flt, v=v), atol=1e-9).diverged
 
 
 def test_saturation_is_named_as_the_cause():

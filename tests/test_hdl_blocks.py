@@ -16,16 +16,17 @@ pytest.importorskip("amaranth")
 from amaranth.hdl import Module, Signal, signed  # noqa: E402
 from amaranth.sim import Simulator  # noqa: E402
 
-from kgen.emulation.config import QuantConfig  # noqa: E402
+from kgen.quant import QuantConfig  # noqa: E402
 from kgen.emulation.interp import Emulator  # noqa: E402
 from kgen.emulation.lower import lower  # noqa: E402
-from kgen.emulation.qformat import Overflow, QFormat, Rounding, shift_round_array  # noqa: E402
+from kgen.qformat import Overflow, QFormat, Rounding, shift_round_array  # noqa: E402
 from kgen.emulation.tanh_table import TanhSpec, build_table  # noqa: E402
 from kgen.hdl import fixed  # noqa: E402
 from kgen.hdl.accumulate import AccumulatorSide  # noqa: E402
 from kgen.hdl.cases import ALL_KINDS, mixed_circuit  # noqa: E402
 from kgen.hdl.datapath import KindHarness  # noqa: E402
-from kgen.hdl.plan import Storage, kind_depth, tree_depth  # noqa: E402
+from kgen.hdl.plan import kind_depth, tree_depth  # noqa: E402
+from kgen.quant import Storage  # noqa: E402
 from kgen.hdl.tanh import LATENCY, TanhUnit  # noqa: E402
 from kgen.hdl.update import UpdateUnit  # noqa: E402
 

@@ -2,7 +2,9 @@
 
 `kgen run --view rtl` drives whole trajectories from the standalone Verilog
 bench; its outputs (and its `--trace`) must equal `--view fixed` bit for bit.
-Bad input is one line on stderr and exit 2.
+`kgen verify --view rtl` is the generic verify: the rtl trace against the
+fixed view's, integer words, atol 0 (with `--bench cocotb` the cocotb bench
+also checks every state itself). Bad input is one line on stderr and exit 2.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import pytest
 pytest.importorskip("amaranth")
 
 from kgen.cli import main  # noqa: E402
-from kgen.hdl.tools import Sim, missing_reason  # noqa: E402
+from kgen.hdl.tools import YOSYS, Sim  # noqa: E402
+from kgen.tools import missing_reason  # noqa: E402
 
 
 def need(sim: Sim):
-    reason = missing_reason(sim)
+    reason = missing_reason(sim.tool)
     if reason:
         pytest.skip(reason)
 
@@ -63,22 +66,19 @@ def test_target_verilog_writes_core_and_manifest(model, tmp_path, capsys):
 
 
 def test_lanes_and_units_default_to_the_models_stored_choice(model, tmp_path):
-    from dataclasses import replace
+    from kgen.modelfile import Model, load_model
+    from kgen.quant import HdlChoices, QuantConfig
 
-    from kgen.emulation.config import MEMBER, QuantConfig, quant_json
-    from kgen.modelfile import circuit_digest, load_model, save_model
-
-    circuit = load_model(model)
+    circuit = load_model(model).circuit
     stored = tmp_path / "stored.kgen"
-    cfg = replace(QuantConfig(steps=(6,) * len(circuit.windows)), lanes=4, units=2)
-    save_model(circuit, stored, {MEMBER: quant_json(cfg, circuit_digest(circuit))})
+    Model(circuit, quant=QuantConfig(steps=(6,) * len(circuit.windows)), hdl=HdlChoices(lanes=4, units=2)).save(stored)
 
     def plan(*flags):
         out = tmp_path / f"v{len(flags)}"
         assert main(["--target", "verilog", str(stored), "-o", str(out), *flags]) == 0
         return json.loads((out / "kgen_euler.json").read_text())["plan"]
 
-    assert (plan()["lanes"], plan()["update_units"]) == (4, 2)  # quant.json's choice
+    assert (plan()["lanes"], plan()["update_units"]) == (4, 2)  # hdl.json's choice
     assert (plan("--lanes", "2")["lanes"], plan("--lanes", "2")["update_units"]) == (2, 2)  # the flag wins
     assert plan("--lanes", "1", "--units", "1")["update_units"] == 1
 
@@ -95,7 +95,7 @@ def test_run_rtl_equals_fixed_view(model, inputs, tmp_path, sim, capsys):
                  "--trace", str(t_fixed)]) == 0
     a, b = np.load(rtl), np.load(fixed)
     assert a.shape == (3, 2) and np.array_equal(a, b)
-    from kgen.emulation.trace import read_trace
+    from kgen.trace import read_trace
 
     ta, tb = read_trace(t_rtl), read_trace(t_fixed)
     assert ta.source == "rtl" and ta.raw.shape == tb.raw.shape == (91, 3, 6)
@@ -104,12 +104,66 @@ def test_run_rtl_equals_fixed_view(model, inputs, tmp_path, sim, capsys):
 
 
 def test_verify_rtl_command(model, capsys):
+    """The cocotb bench (random stalls, every state checked) and the generic bit-exact comparison."""
     need(Sim.ICARUS)
-    assert main(["verify", str(model), "--view", "rtl", "--sim", "icarus", "--inputs", "2", "--steps", "4",
-                 "--lanes", "4", "--trace", "--json"]) == 0
+    assert main(["verify", str(model), "--view", "rtl", "--sim", "icarus", "--samples", "2", "--steps", "4",
+                 "--lanes", "4", "--bench", "cocotb", "--record", "steps", "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
-    assert rep["mismatches"] == 0 and rep["states_checked"] == 2 * 12 * 6 and rep["outputs_checked"] == 4
-    assert rep["cycles_per_inference"] == rep["formula_cycles"] == 4 * sum(rep["cycles_per_step"])
+    assert rep["passed"] and rep["max_abs_error"] == 0 and rep["tolerance_text"] == "integer words, atol 0"
+    assert rep["compared_steps"] == 4 * 3 + 1 and rep["reference"].startswith("fixed view")
+    d = rep["details"]
+    assert d["mismatches"] == 0 and d["states_checked"] == 2 * 12 * 6 and d["outputs_checked"] == 4
+    assert d["cycles_per_inference"] == d["formula_cycles"] == 4 * sum(d["cycles_per_step"])
+    assert d["lanes"] == 4 and d["bench"] == "cocotb"
+
+
+def test_verify_rtl_standalone_at_the_boundaries(model, capsys):
+    """The default bench, window boundaries only: equal words, cycles equal to the formula."""
+    need(Sim.ICARUS)
+    assert main(["verify", str(model), "--view", "rtl", "--samples", "2", "--steps", "4", "--lanes", "2",
+                 "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["passed"] and rep["max_abs_error"] == 0 and rep["compared_steps"] == 3 + 1
+    d = rep["details"]
+    assert d["bench"] == "standalone" and d["cycles_per_inference"] == d["formula_cycles"]
+
+
+def test_verify_rtl_names_a_wrong_word(model, monkeypatch):
+    """An RTL that reports one wrong integrator word fails the generic verify at that step and node."""
+    need(Sim.ICARUS)
+    from kgen.hdl import testbench
+    from kgen.modelfile import load_model
+    from kgen.plugins import VIEWS
+    from kgen.verify import verify, verify_inputs
+
+    honest = testbench.run_standalone
+
+    def corrupted(*args, **kwargs):
+        res = honest(*args, **kwargs)
+        res.states[8, 2, 1] += 1  # one LSB of node 3, sample 1, after step 8 (the second window's end)
+        return res
+
+    monkeypatch.setattr(testbench, "run_standalone", corrupted)
+    m = load_model(model)
+    view = VIEWS.get("rtl")
+    rep = verify(m, view, verify_inputs(m, None, 2), view.options(steps=4)).report
+    assert not rep.passed and "node 3, sample 1" in rep.first_divergence and "1 LSB" in rep.first_divergence
+
+
+def test_python_api_runs_the_rtl(model):
+    """Model.run(view="rtl", ...) takes the flags as keywords and returns the words with the measured figures."""
+    need(Sim.ICARUS)
+    from kgen.modelfile import load_model
+
+    m = load_model(model)
+    x = np.random.default_rng(5).standard_normal((2, 3))
+    rtl = m.run(x, view="rtl", steps=3, lanes=2, units=2, storage="ram", sim="icarus")
+    fixed = m.run(x, view="fixed", steps=3)
+    assert rtl.source == "rtl" and rtl.raw.shape == fixed.raw.shape == (4, 2, 6)
+    assert np.array_equal(rtl.raw, fixed.raw) and np.array_equal(rtl.t, fixed.t)
+    d = rtl.extra["details"]
+    assert (d["lanes"], d["units"], d["storage"]) == (2, 2, "ram")
+    assert d["cycles_per_inference"] == d["formula_cycles"] and "L=2, U=2" in rtl.extra["label"]
 
 
 @pytest.mark.parametrize("argv,match", [
@@ -121,13 +175,19 @@ def test_verify_rtl_command(model, capsys):
     (["--target", "verilog", "{m}", "-o", "{o}", "--steps", "4", "--integrator-format", "s9.45"],
      "--integrator-format: expected a format of at most 48 bits"),
     (["--target", "verilog", "{m}", "-o", "{o}", "--steps", "0"], "--steps: expected one positive count"),
-    (["--target", "verilog", "{m}", "-o", "{o}"], "Euler steps per window: expected a count per window"),
-    (["verify", "{m}", "--view", "rtl", "--sim", "xsim", "--steps", "4"], "--sim: expected icarus or verilator"),
-    (["verify", "{m}", "--view", "rtl", "--inputs", "0", "--steps", "4"], "--inputs: expected a positive count"),
+    (["--target", "verilog", "{m}", "-o", "{o}"], "Euler steps per window: expected a model quantized"),
+    (["verify", "{m}", "--view", "rtl", "--sim", "xsim", "--steps", "4"], "--sim: expected one of icarus, verilator, found 'xsim'"),
+    (["verify", "{m}", "--view", "rtl", "--samples", "0", "--steps", "4"], "--samples: expected a positive count"),
+    (["verify", "{m}", "--view", "rtl", "--steps", "4", "--bench", "cocotb", "--stall", "1"],
+     "--stall: expected a probability in [0, 1)"),
     (["run", "{m}", "--inputs", "{x}", "-o", "{o}.npy", "--view", "float", "--lanes", "4"],
-     "--sim / --lanes: expected the rtl view"),
+     "--lanes: expected the rtl view, found --view float"),
+    (["run", "{m}", "--inputs", "{x}", "-o", "{o}.npy", "--view", "fixed", "--sim", "icarus"],
+     "--sim: expected the rtl view, found --view fixed"),
     (["run", "{m}", "--inputs", "{x}", "-o", "{o}.npy", "--view", "rtl", "--steps", "4", "--lanes", "64"],
      "--lanes: expected at most"),
+    (["run", "{m}", "--inputs", "{x}", "-o", "{o}.npy", "--view", "rtl", "--steps", "4", "--units", "3"],
+     "--units: expected a power of two"),
 ])
 def test_bad_input_is_one_line_exit_2(model, inputs, tmp_path, capsys, argv, match):
     argv = [a.format(m=model, o=tmp_path / "out", x=inputs) for a in argv]
@@ -136,13 +196,9 @@ def test_bad_input_is_one_line_exit_2(model, inputs, tmp_path, capsys, argv, mat
 
 @pytest.mark.slow
 def test_resource_report(model, tmp_path):
-    from kgen.errors import ToolError
-    from kgen.hdl.tools import find_yosys
-
-    try:
-        find_yosys()
-    except ToolError as exc:
-        pytest.skip(str(exc))
+    reason = YOSYS.missing()
+    if reason:
+        pytest.skip(reason)
     out = tmp_path / "r"
     assert main(["--target", "verilog", str(model), "-o", str(out), "--steps", "4", "--lanes", "2",
                  "--resources"]) == 0

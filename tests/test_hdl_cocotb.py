@@ -16,26 +16,27 @@ import pytest
 pytest.importorskip("amaranth")
 pytest.importorskip("cocotb_tools")
 
-from kgen.emulation.config import QuantConfig  # noqa: E402
+from kgen.quant import QuantConfig  # noqa: E402
 from kgen.emulation.lower import lower  # noqa: E402
 from kgen.hdl.cases import mixed_circuit, neighbor_circuit  # noqa: E402
 from kgen.hdl.plan import HdlConfig, make_plan  # noqa: E402
 from kgen.hdl.runner import BenchMismatch, BenchOptions, run_bench  # noqa: E402
-from kgen.hdl.tools import Sim, missing_reason  # noqa: E402
+from kgen.hdl.tools import Sim  # noqa: E402
 from kgen.hdl.verify import expected, verify_rtl  # noqa: E402
+from kgen.tools import missing_reason  # noqa: E402
 
 
 def need(sim: Sim):
-    reason = missing_reason(sim)
+    reason = missing_reason(sim.tool)
     if reason:
         pytest.skip(reason)
 
 
 def program_of(name: str, reference=None):
     if name == "twomoon":
-        from kgen.original import load_any
+        from kgen.modelfile import load_model
 
-        return lower(load_any(reference / "twomoon"), QuantConfig(steps=(10, 10)))
+        return lower(load_model(reference / "twomoon").circuit, QuantConfig(steps=(10, 10)))
     if name == "mixed":
         return lower(mixed_circuit(), QuantConfig(steps=(7, 7, 6)))
     return lower(neighbor_circuit(), QuantConfig(steps=(10, 10)))

@@ -15,11 +15,12 @@ pytest.importorskip("amaranth")
 
 from amaranth.sim import Simulator  # noqa: E402
 
-from kgen.emulation.config import QuantConfig  # noqa: E402
+from kgen.quant import QuantConfig  # noqa: E402
 from kgen.emulation.lower import lower  # noqa: E402
 from kgen.hdl.cases import ALL_KINDS, mixed_circuit  # noqa: E402
 from kgen.hdl.core import EulerCore  # noqa: E402
-from kgen.hdl.plan import HdlConfig, Storage, make_plan  # noqa: E402
+from kgen.hdl.plan import HdlConfig, make_plan  # noqa: E402
+from kgen.quant import Storage  # noqa: E402
 from kgen.hdl.verify import expected  # noqa: E402
 
 

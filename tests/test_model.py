@@ -10,9 +10,10 @@ import torch
 from kgen.circuit import Circuit, Window
 from kgen.devices import DEVICE_KINDS, V_DES, V_SRC
 from kgen.examples import random_circuit
-from kgen.model import KirchhoffNet, SolverOptions
+from kgen.model import KirchhoffNet
+from kgen.solver import Solver
 
-TIGHT = SolverOptions(method="dopri5", rtol=1e-12, atol=1e-12, dtype="float64")
+TIGHT = Solver(method="dopri5", rtol=1e-12, atol=1e-12, dtype="float64")
 
 
 def linear_circuit(seed=3, n=5, windows=3):
@@ -107,9 +108,9 @@ def original_rhs(c: Circuit, w: int, x: torch.Tensor) -> torch.Tensor:
 
 
 def test_rhs_equals_original_formulation(reference):
-    from kgen.original import load_any
+    from kgen.modelfile import load_model
 
-    c = load_any(reference / "twomoon")
+    c = load_model(reference / "twomoon").circuit
     model = KirchhoffNet(c, torch.float64)
     x = torch.randn(7, 2, dtype=torch.float64)
     for w in range(len(c.windows)):
@@ -147,8 +148,8 @@ def test_window_boundaries_are_recorded_and_state_carries_over():
     assert [t for t, _ in marks] == list(c.times)
     # solving window by window from the recorded states lands on the next mark
     for w in range(len(c.windows)):
-        from kgen.model import _odeint
-        nxt = _odeint(model.fields[w], marks[w][1], model._span(w, False), TIGHT)[-1]
+        from kgen.model import odeint
+        nxt = odeint(model.fields[w], marks[w][1], model._span(w, False), TIGHT)[-1]
         torch.testing.assert_close(nxt, marks[w + 1][1], rtol=0, atol=1e-10)
     torch.testing.assert_close(final, marks[-1][1])
 
@@ -169,7 +170,7 @@ def test_euler_is_first_order_and_rk4_converges():
     ref = model(x, TIGHT)
 
     def err(method, n):
-        return float((model(x, SolverOptions(method=method, steps_per_window=n, dtype="float64")) - ref).abs().max())
+        return float((model(x, Solver(method=method, steps=n, dtype="float64")) - ref).abs().max())
 
     e1, e4 = err("euler", 40), err("euler", 160)
     assert 0.2 < e4 / e1 < 0.3  # global error O(h): 4x the steps, 1/4 the error
@@ -180,8 +181,8 @@ def test_float32_agrees_with_float64_at_the_same_tolerance():
     c = random_circuit(seed=10)
     x = torch.randn(4, len(c.inputs))
     opts = dict(rtol=1e-7, atol=1e-7)
-    y32 = KirchhoffNet(c, torch.float32)(x, SolverOptions(dtype="float32", **opts))
-    y64 = KirchhoffNet(c, torch.float64)(x.double(), SolverOptions(dtype="float64", **opts))
+    y32 = KirchhoffNet(c, torch.float32)(x, Solver(dtype="float32", **opts))
+    y64 = KirchhoffNet(c, torch.float64)(x.double(), Solver(dtype="float64", **opts))
     exact = KirchhoffNet(c, torch.float64)(x.double(), TIGHT)
     assert y32.dtype == torch.float32
     solver_err = float((y64 - exact).abs().max())
@@ -197,7 +198,7 @@ def test_trainable_module_round_trips_parameters():
     for a, b in zip(c.windows, back.windows):
         np.testing.assert_array_equal(a.params, b.params)
     # gradients flow to the parameters through the solver
-    y = model(torch.randn(2, len(c.inputs), dtype=torch.float64), SolverOptions(rtol=1e-6, atol=1e-6, dtype="float64"))
+    y = model(torch.randn(2, len(c.inputs), dtype=torch.float64), Solver(rtol=1e-6, atol=1e-6, dtype="float64"))
     y.sum().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 
@@ -210,7 +211,7 @@ def test_adjoint_gradients_match_direct_backprop():
     grads = []
     for adjoint in (False, True):
         model = KirchhoffNet(c, torch.float64, trainable=True)
-        opts = SolverOptions(rtol=1e-10, atol=1e-10, dtype="float64", adjoint=adjoint)
+        opts = Solver(rtol=1e-10, atol=1e-10, dtype="float64", adjoint=adjoint)
         (model(x, opts) ** 2).sum().backward()
         grads.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]))
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-6, atol=1e-7)

@@ -14,7 +14,7 @@ from kgen.modelfile import circuit_digest, load_model, model_bytes, save_model
 def test_save_load_save_is_byte_identical(tmp_path):
     c = random_circuit(seed=3)
     save_model(c, tmp_path / "a.kgen")
-    back = load_model(tmp_path / "a.kgen")
+    back = load_model(tmp_path / "a.kgen").circuit
     save_model(back, tmp_path / "b.kgen")
     assert (tmp_path / "a.kgen").read_bytes() == (tmp_path / "b.kgen").read_bytes()
     assert circuit_digest(back) == circuit_digest(c)
@@ -98,3 +98,44 @@ def test_circuit_arrays_are_read_only():
         c.src[0] = 1
     with pytest.raises(ValueError):
         c.windows[0].params[0, 0] = 1.0
+
+
+def test_a_model_keeps_its_sections_and_other_members(tmp_path):
+    from kgen.modelfile import Model
+    from kgen.quant import HdlChoices, QuantConfig, Storage
+
+    c = random_circuit(seed=2)
+    m = Model(c, QuantConfig(steps=(5, 6, 7)), HdlChoices(lanes=4, units=2, storage=Storage.RAM),
+              members=(("notes.txt", b"kept"),))
+    m.save(tmp_path / "a.kgen")
+    back = load_model(tmp_path / "a.kgen")
+    assert back.quant.steps == (5, 6, 7) and (back.hdl.lanes, back.hdl.units, back.hdl.storage) == (4, 2, Storage.RAM)
+    assert dict(back.members) == {"notes.txt": b"kept"} and back.path == tmp_path / "a.kgen"
+    back.save(tmp_path / "b.kgen")
+    assert (tmp_path / "a.kgen").read_bytes() == (tmp_path / "b.kgen").read_bytes()
+    with zipfile.ZipFile(tmp_path / "a.kgen") as zf:
+        assert zf.namelist() == ["circuit.json", "params.npz", "hdl.json", "notes.txt", "quant.json", "DIGEST"]
+
+
+def test_lanes_and_units_stored_inside_quant_json_still_load(tmp_path):
+    """Models quantized before hdl.json existed kept lanes and units inside quant.json."""
+    import json
+
+    from kgen.quant import QuantConfig
+
+    c = random_circuit(seed=2)
+    doc = {"schema": "kgen.quant/1", "circuit_digest": c.digest, "report": {},
+           "config": {**QuantConfig(steps=(3, 3, 3)).to_dict(), "lanes": 8, "units": 2}}
+    save_model(c, tmp_path / "old.kgen", {"quant.json": json.dumps(doc).encode()})
+    m = load_model(tmp_path / "old.kgen")
+    assert m.quant.steps == (3, 3, 3) and (m.hdl.lanes, m.hdl.units) == (8, 2)
+
+
+def test_choices_made_for_another_circuit_are_refused(tmp_path):
+    from kgen.quant import HdlChoices, hdl_json
+
+    save_model(random_circuit(seed=2), tmp_path / "m.kgen", {"hdl.json": hdl_json(HdlChoices(lanes=2),
+                                                                                    random_circuit(seed=3).digest)})
+    with pytest.raises(InputError, match=r"^hdl.json: expected choices for circuit [0-9a-f]{12}, found choices for "
+                                         r"circuit [0-9a-f]{12}$"):
+        load_model(tmp_path / "m.kgen")

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from kgen.emulation.qformat import Overflow, QFormat, Rounding, fit_format, shift_round_array
+from kgen.qformat import Overflow, QFormat, Rounding, fit_format, shift_round_array
 from kgen.errors import InputError
 
 settings.register_profile("kgen", max_examples=300, deadline=None)

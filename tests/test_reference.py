@@ -8,7 +8,7 @@ import pytest
 from conftest import ALL_REFERENCE, TOY
 from kgen.cli import main
 from kgen.modelfile import circuit_digest, load_model
-from kgen.original import load_any
+from kgen.modelfile import load_model
 
 
 @pytest.mark.parametrize("name", ALL_REFERENCE)
@@ -16,13 +16,13 @@ def test_every_reference_checkpoint_imports_and_round_trips(reference, tmp_path,
     out = tmp_path / f"{name}.kgen"
     assert main(["import", str(reference / name / "config.yaml"), str(reference / name / "model.pth"),
                  "-o", str(out)]) == 0
-    c = load_model(out)
-    assert circuit_digest(c) == circuit_digest(load_any(reference / name))
+    c = load_model(out).circuit
+    assert circuit_digest(c) == circuit_digest(load_model(reference / name).circuit)
     assert c.name == name
 
 
 def test_mnist_shape(reference, tmp_path, capsys):
-    c = load_any(reference / "mnist")
+    c = load_model(reference / "mnist").circuit
     assert (c.n_nodes, c.n_edges, len(c.windows)) == (834, 230068, 2)
     assert all(w.edges.size == 230068 for w in c.windows)
     assert c.n_parameters() == 920272
@@ -42,7 +42,7 @@ def test_mnist_shape(reference, tmp_path, capsys):
 
 
 def test_genmnist_shape(reference):
-    c = load_any(reference / "genmnist")
+    c = load_model(reference / "genmnist").circuit
     assert (c.n_nodes, c.n_edges, len(c.windows)) == (784, 50240, 2)
 
 

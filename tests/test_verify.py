@@ -1,4 +1,4 @@
-"""`kgen verify MODEL --view V`: report, JSON, plot, exit status; the verifier registry."""
+"""`kgen verify MODEL --view V`: report, JSON, plot, exit status; a view from the registry is verified."""
 
 import json
 
@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 
 from kgen.cli import main
-from kgen.codegen.tools import Tool, missing_reason
+from kgen.codegen.tools import NGSPICE, VACASK
 from kgen.examples import demo_circuit, random_circuit
 from kgen.modelfile import save_model
-from kgen.verify import Boundaries, get_verifier, register_verifier, verifier_names, verify
+from kgen.tools import missing_reason
 
-needs_sims = pytest.mark.skipif(bool(missing_reason(Tool.NGSPICE) or missing_reason(Tool.VACASK)),
-                                reason=str(missing_reason(Tool.NGSPICE) or missing_reason(Tool.VACASK)))
+needs_sims = pytest.mark.skipif(bool(missing_reason(NGSPICE, VACASK)), reason=str(missing_reason(NGSPICE, VACASK)))
 
 
 @pytest.fixture()
@@ -22,8 +21,12 @@ def demo(tmp_path):
     return path
 
 
-def test_analog_verifiers_are_registered():
-    assert {"spice", "veriloga"} <= set(verifier_names())
+def test_analog_views_are_registered():
+    from kgen.codegen.views import SPICE_VIEW, VERILOGA_VIEW
+    from kgen.plugins import VIEWS
+
+    assert {"spice", "veriloga"} <= set(VIEWS.names())
+    assert VIEWS.get("spice") is SPICE_VIEW and VIEWS.get("veriloga") is VERILOGA_VIEW
 
 
 @needs_sims
@@ -71,25 +74,43 @@ def test_verify_bad_arguments(demo, capsys):
         assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("kgen: error: " + message), err
 
 
-def test_a_later_view_registers_its_verifier(monkeypatch):
-    """The registry is open: a view (here the float model at loose tolerance) plugs in by registering."""
-    import kgen.verify
-    from kgen.views import RunOptions, get_view
+def test_a_view_from_the_registry_is_verified(monkeypatch, tmp_path, capsys):
+    """The registry is open: a view (here the float model at loose tolerance) that the view registry
+    returns is run and held to the float reference by `kgen verify`, with its own label and details."""
+    from dataclasses import dataclass
 
-    verifier_names()  # load the plugins, then work on a copy of the registry
-    monkeypatch.setattr(kgen.verify, "_VERIFIERS", dict(kgen.verify._VERIFIERS))
+    from kgen.float_view import VIEW as FLOAT
+    from kgen.modelfile import Model
+    from kgen.options import option
+    from kgen.plugins import VIEWS, _registries
+    from kgen.verify import verify
+    from kgen.views import View
 
-    @register_verifier("float-loose")
-    def loose(circuit, inputs, opts):
-        from kgen.verify import reference_boundaries
+    @dataclass(frozen=True)
+    class LooseOptions:
+        rtol: float = option(1e-3, help="relative and absolute tolerance")
 
-        ref = reference_boundaries(circuit, inputs)
-        y = get_view("float")(circuit, inputs, RunOptions(rtol=1e-3, atol=1e-3, dtype="float64"))
-        states = ref.states.copy()
-        states[-1][:, np.asarray(circuit.outputs) - 1] = y
-        return Boundaries(ref.times, states, None, "float, rtol 1e-3")
+    class Loose(View):
+        name = "float-loose"
+        description = "the float model at a loose tolerance"
+        Options = LooseOptions
 
-    assert get_verifier("float-loose") is loose
+        def run(self, model, x, options, record):
+            trace = FLOAT.run(model, x, FLOAT.options(rtol=options.rtol, atol=options.rtol, dtype="float64"),
+                              record)
+            trace.extra.update(label=f"float, rtol {options.rtol:g}", details={"solves": 2})
+            return trace
+
+    loose = Loose()
+    monkeypatch.setitem(_registries()[0]._loaded, "float-loose", loose)  # as if a package declared it
+    assert VIEWS.get("float-loose") is loose
     c = random_circuit(seed=1)
-    report, _, _ = verify(c, "float-loose", np.random.default_rng(0).standard_normal((2, 2)), tolerance=1e-1)
-    assert report.passed and report.max_abs_error > 0
+    save_model(c, tmp_path / "m.kgen")
+    assert main(["verify", str(tmp_path / "m.kgen"), "--view", "float-loose", "--samples", "2",
+                 "--tol", "1e-1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] and report["max_abs_error"] > 0
+    assert report["simulator"] == "float, rtol 0.001" and report["details"] == {"solves": 2}
+    x = np.random.default_rng(0).standard_normal((2, 2))
+    res = verify(Model(c), VIEWS.get("float-loose"), x, loose.options(), tolerance=1e-1)
+    assert res.report.passed and res.report.max_abs_error > 0
