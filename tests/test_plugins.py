@@ -18,9 +18,13 @@ HERE = Path(__file__).resolve().parent
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
+    import shutil
+
     site = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("src") / "plugin_example"  # pip builds in the source folder: a copy
+    shutil.copytree(HERE / "plugin_example", source)
     done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                           "--target", str(site), str(HERE / "plugin_example")], capture_output=True, text=True)
+                           "--target", str(site), str(source)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return site
 
