@@ -35,9 +35,10 @@ class Target(ABC):
     def generate(self, model, folder: Path, options) -> list[str]:
         """Write the target's files into `folder` (new and empty); return their names, relative to it."""
 
-    def write(self, model, out_dir: str | Path, options) -> Manifest:
+    def write(self, model, out_dir: str | Path, options, force: bool = False) -> Manifest:
+        """Write into out_dir: new, or a folder kgen wrote that holds only its files (else `force`)."""
         from . import __version__
 
         header = {"kgen_version": __version__, "target": self.name, "circuit": model.name, "digest": model.digest,
                   **self.header(options)}
-        return write_output_directory(out_dir, header, lambda stage: self.generate(model, stage, options))
+        return write_output_directory(out_dir, header, lambda stage: self.generate(model, stage, options), force)
