@@ -137,14 +137,12 @@ def _index_like(x, idx: np.ndarray):
 
 
 def check_data(circuit: Circuit, x, what: str = "inputs") -> np.ndarray:
-    """A (batch, n_data) real float64 array with finite values; a single (n_data,) vector is a batch of one."""
+    """A (batch, n_data) real float64 array with finite values (exactly 2-D: one input is (1, n_data))."""
     arr = np.asarray(x)
     width = circuit.n_data
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)) \
             or np.issubdtype(arr.dtype, np.bool_):
         raise InputError(expected_found(what, "a real numeric array", f"dtype {arr.dtype}"))
-    if arr.ndim == 1 and arr.shape[0] == width:
-        arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] == 0:
         raise InputError(expected_found(what, f"shape (batch, {width})", f"shape {arr.shape}"))
     arr = arr.astype(np.float64)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -126,12 +127,13 @@ class Model:
         """(batch, n_outputs): the output nodes' voltages in a trace's final state."""
         return trace.v[-1][:, np.asarray(self.circuit.outputs) - 1]
 
-    def export(self, target: str, out_dir: str | Path, **options):
-        """Write `target`'s files into out_dir (atomically, with a manifest) and return the Manifest."""
+    def export(self, target: str, out_dir: str | Path, force: bool = False, **options):
+        """Write `target`'s files into out_dir (atomically, with a manifest) and return the Manifest.
+        An existing out_dir is replaced only if it holds just the files kgen wrote (else `force`)."""
         from .plugins import TARGETS
 
         tgt = TARGETS.get(target)
-        return tgt.write(self, Path(out_dir), tgt.options(**options))
+        return tgt.write(self, Path(out_dir), tgt.options(**options), force)
 
     def verify(self, view: str, inputs=None, *, samples: int = 16, seed: int = 0, tolerance: float | None = None,
                record=None, **options):
@@ -161,15 +163,64 @@ def save_model(model: Model | Circuit, path: str | Path, extra: dict[str, bytes]
     if extra:
         model = replace(model, members=tuple(sorted({**dict(model.members), **extra}.items())))
     return model.save(path)
+#: the largest circuit.json (structure only) and the largest section or other member read
+STRUCTURE_LIMIT = 16 << 20
+MEMBER_LIMIT = 64 << 20
+
+
+def _params_limit(meta: dict) -> int:
+    """The most bytes params.npz can need for the sizes circuit.json declares (float64 / int64 arrays, at
+    most 3 parameter rows, npy headers and zip entries): a larger member is refused before it is read."""
+    n, e = int(meta["n_nodes"]), int(meta["n_edges"])
+    per_window = [int(w["n_edges"]) for w in meta["windows"]]
+    if min([n, e, *per_window]) < 0:
+        raise ValueError("negative sizes")
+    values = 3 * n + 3 * e + sum(4 * k for k in per_window)
+    return 8 * values + 512 * (6 + 2 * len(per_window))
+
+
 def read_members(path: str | Path) -> dict[str, bytes]:
+    """Every member of a model file, read once; duplicate names and sizes beyond what the circuit declares
+    are refused before anything is decompressed."""
     path = Path(path)
+    what = f"model file {path}"
     try:
         with zipfile.ZipFile(path) as zf:
-            return {name: zf.read(name) for name in zf.namelist()}
+            infos = zf.infolist()
+            names = [i.filename for i in infos]
+            dup = next((n for n in names if names.count(n) > 1), None)
+            if dup is not None:
+                raise InputError(expected_found(what, "each member once", f"two members named {dup}"))
+            sizes = {i.filename: i.file_size for i in infos}
+            if sizes.get("circuit.json", 0) > STRUCTURE_LIMIT:
+                raise InputError(expected_found(f"{what}: circuit.json", f"at most {STRUCTURE_LIMIT} bytes",
+                                                f"{sizes['circuit.json']}"))
+            out = {}
+            if "circuit.json" in sizes:
+                out["circuit.json"] = zf.read("circuit.json")
+            limit = MEMBER_LIMIT
+            try:
+                meta = json.loads(out.get("circuit.json", b"{}"))
+                params_limit = _params_limit(meta)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                params_limit = limit  # _circuit names what is wrong with circuit.json
+            for info in infos:
+                if info.filename in out:
+                    continue
+                cap = params_limit if info.filename == "params.npz" else limit
+                if info.file_size > cap:
+                    raise InputError(expected_found(f"{what}: {info.filename}", f"at most {cap} bytes (what the "
+                                                    "circuit needs)" if info.filename == "params.npz" else
+                                                    f"at most {cap} bytes", f"{info.file_size} bytes"))
+                out[info.filename] = zf.read(info)
+            return out
     except FileNotFoundError:
         raise InputError(expected_found("model file", "an existing file", f"no file {path}")) from None
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise InputError(expected_found(f"model file {path}", "a kgen model zip", f"{exc}")) from None
+    except IsADirectoryError:
+        raise InputError(expected_found("model file", "a file", f"a directory {path}")) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, zlib.error,
+            ValueError) as exc:
+        raise InputError(expected_found(what, "a kgen model zip", f"{exc}")) from None
 
 
 def load_model(path: str | Path) -> Model:
@@ -197,11 +248,18 @@ def _circuit(path: Path, members: dict[str, bytes]) -> Circuit:
                                             "members " + ", ".join(sorted(members))))
     try:
         meta = json.loads(members["circuit.json"])
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(expected_found(f"{path}: circuit.json", "JSON", str(exc))) from None
+    if not isinstance(meta, dict):
+        raise InputError(expected_found(f"{path}: circuit.json", "a JSON object", type(meta).__name__))
     if meta.get("schema") != SCHEMA:
         raise InputError(expected_found(f"{path}: schema", SCHEMA, repr(meta.get("schema"))))
     try:
+        with zipfile.ZipFile(io.BytesIO(members["params.npz"])) as inner:  # an npz is a zip: the same guard
+            unpacked = sum(i.file_size for i in inner.infolist())
+        if unpacked > _params_limit(meta):
+            raise InputError(expected_found(f"model file {path}: params.npz", f"at most {_params_limit(meta)} bytes "
+                                            "of arrays (what the circuit needs)", f"{unpacked} bytes"))
         with np.load(io.BytesIO(members["params.npz"]), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         windows = tuple(Window(m["t_start"], m["t_end"], arrays[f"window{w}_edges"], arrays[f"window{w}_params"])
@@ -212,9 +270,12 @@ def _circuit(path: Path, members: dict[str, bytes]) -> Circuit:
             inputs=tuple(arrays["inputs"].tolist()), outputs=tuple(arrays["outputs"].tolist()),
             task=ModelTask(meta["task"]), name=meta["name"], defaults=Solver(**meta["defaults"]),
             fill=Fill(meta.get("fill", "zeros")), data_width=meta.get("data_width"))
-    except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
-        raise InputError(expected_found(f"model file {path}", "a consistent kgen model", f"{type(exc).__name__}: {exc}")) from None
-    stored = members.get("DIGEST", b"").decode().strip()
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError, zipfile.BadZipFile,
+            EOFError, zlib.error, NotImplementedError) as exc:
+        raise InputError(expected_found(f"model file {path}", "a consistent kgen model",
+                                        f"{type(exc).__name__}: {exc}")) from None
+    stored = members.get("DIGEST", b"").decode("utf-8", "replace").strip()
     if stored and stored != circuit.digest:
-        raise InputError(expected_found(f"model file {path}", f"digest {stored[:12]}", "different content (corrupted)"))
+        shown = stored[:12] if all(ch in "0123456789abcdef" for ch in stored[:12]) else repr(stored[:12])
+        raise InputError(expected_found(f"model file {path}", f"digest {shown}", "different content (corrupted)"))
     return circuit

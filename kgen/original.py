@@ -33,13 +33,48 @@ DATA_WIDTH = {"mnist": 784, "cifar10": 3072, "cifar100": 3072, "svhn": 3072, "ti
               "toyregress": 5, "housing": 8, "diabete": 10}
 
 
+#: The keys the original's config.yaml files use (the ten reference configs), by section; anything else is
+#: refused with its path, so a typo never imports silently.
+KNOWN_KEYS = {
+    "": ("batch_size", "network", "num_worker", "simulation", "test", "test_bench", "train", "visualization"),
+    "network": ("adjoint", "encoder", "fill", "initialization", "model", "net_struct", "projector", "residual"),
+    "network.model": ("args", "name"),
+    "simulation": ("first_step", "method", "min_step", "step_size", "t_end", "tol"),
+    "test": ("metric",),
+    "train": ("lr", "num_epoch", "save_epoch", "scheduler"),
+    "visualization": ("num_sample",),
+}
+
+
+def check_keys(config: dict, path: Path, known: dict[str, tuple[str, ...]] = KNOWN_KEYS) -> None:
+    """Every key of every known section is one the original uses (one line naming the first unknown one)."""
+    for section, keys in known.items():
+        node = config
+        for part in [p for p in section.split(".") if p]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            continue
+        unknown = sorted(str(k) for k in node if k not in keys)
+        if unknown:
+            where = f"{section}.{unknown[0]}" if section else unknown[0]
+            raise InputError(expected_found(f"config {path}", f"keys of {section or 'the top level'} among "
+                                            + ", ".join(keys), f"{where}"))
+
+
 def read_config(path: Path) -> dict:
     import yaml
 
+    if path.is_dir():
+        raise InputError(expected_found("config", "a YAML file", f"a directory {path}"))
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(expected_found("config", "an existing YAML file", f"no file {path}")) from None
+    except UnicodeDecodeError:
+        raise InputError(expected_found(f"config {path}", "UTF-8 text (YAML)", "bytes that are not UTF-8")) from None
+    except OSError as exc:
+        raise InputError(expected_found(f"config {path}", "a readable YAML file",
+                                        exc.strerror or type(exc).__name__)) from None
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -54,6 +89,19 @@ def read_config(path: Path) -> dict:
     return config
 
 
+def _looks_like(head: bytes) -> str:
+    """What a file that torch cannot load looks like (kgen's own words: never torch's unsafe advice)."""
+    if head.startswith(b"PK\x03\x04"):
+        return "a damaged zip archive or one torch.save did not write"
+    if head[:1] == b"\x80":
+        return "a damaged or foreign pickle"
+    try:
+        head.decode("utf-8")
+        return "a text file"
+    except UnicodeDecodeError:
+        return "bytes of another format"
+
+
 def read_state_dict(path: Path) -> dict:
     import torch
 
@@ -61,9 +109,11 @@ def read_state_dict(path: Path) -> dict:
         raise InputError(expected_found("checkpoint", "an existing model.pth", f"no file {path}"))
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(expected_found(f"checkpoint {path}", "a PyTorch state_dict archive", first)) from None
+    except Exception:  # torch raises RuntimeError, UnpicklingError, EOFError, ... with advice kgen does not repeat
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+        raise InputError(expected_found(f"checkpoint {path}", "a PyTorch state_dict archive",
+                                        _looks_like(head) if head else "an empty file")) from None
     if not isinstance(state, dict):
         raise InputError(expected_found(f"checkpoint {path}", "a state_dict", type(state).__name__))
     return state
@@ -155,6 +205,7 @@ def _task(config: dict) -> ModelTask:
 def import_original(config_path: str | Path, pth_path: str | Path) -> Circuit:
     config_path, pth_path = Path(config_path), Path(pth_path)
     config = read_config(config_path)
+    check_keys(config, config_path)
     _check_unsupported(config)
     net, sim = config["network"], config["simulation"]
     kind = _device_name(net.get("model") or {})
