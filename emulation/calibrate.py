@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kgen.errors import InputError, expected_found
+
 from kgen.circuit import Circuit
 
 from .floatref import FloatEuler
@@ -90,7 +92,8 @@ def spectral_radius_max(fe: FloatEuler, states) -> float:
 
 
 def choose_step(circuit: Circuit, x_ref: np.ndarray, ref: np.ndarray, interior, reverse: bool, candidates,
-                tol: float, forced: float | None = None, agree: float | None = None) -> StepChoice:
+                tol: float, forced: float | None = None, agree: float | None = None,
+                allow_unstable: bool = False) -> StepChoice:
     """The largest stable candidate meeting the criterion, trying candidates from the coarsest.
 
     Criterion: mean over inputs of the per-input max |Euler - dopri5| over window boundaries <= tol, or,
@@ -99,6 +102,9 @@ def choose_step(circuit: Circuit, x_ref: np.ndarray, ref: np.ndarray, interior, 
     fe = FloatEuler(circuit)
     rho = spectral_radius_max(fe, interior)
     dt_stable = 2.0 / rho if rho > 0 else math.inf
+    if forced is not None and forced > dt_stable and not allow_unstable:
+        raise InputError(expected_found("--dt", f"at most the stability bound 2/rho = {dt_stable:.3g} of forward "
+                                        "Euler on these inputs (or --allow-unstable)", f"{forced:g}"))
     out_idx = np.asarray(circuit.outputs) - 1
     rows = []
 

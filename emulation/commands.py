@@ -53,6 +53,8 @@ def quantize_model(model, data=None, samples: int = DEFAULT_SAMPLES, seed: int =
                                         repr(unknown[0])))
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise InputError(expected_found("--samples", "a positive count", str(samples)))
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+        raise InputError(expected_found("--seed", f"a seed in 0..{2 ** 32 - 1}", str(seed)))
     options["param_formats"] = tuple(_param_format(t, model.circuit) if isinstance(t, str) else t
                                      for t in options.get("param_formats", ()))
     x = calibration_inputs(model.circuit, None if data is None else check_data(model.circuit, data, "--data"),
@@ -86,6 +88,8 @@ class QuantizeCommand(Command):
         p.add_argument("model", help="kgen model file or original checkpoint folder")
         p.add_argument("-o", "--output", required=True, help="model file to write, with the chosen formats")
         p.add_argument("--report", help="report folder (default: OUTPUT's name + '.report')")
+        p.add_argument("--force", action="store_true", help="replace the report folder even if it holds files kgen "
+                                                            "did not write (they are lost)")
         p.add_argument("--data", help="calibration inputs, a (batch, n_inputs) .npy (default: standard normal draws)")
         p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
                        help=f"standard-normal calibration inputs (default {DEFAULT_SAMPLES})")
@@ -103,12 +107,12 @@ class QuantizeCommand(Command):
         p.add_argument("--param-width", type=int, help="parameter word bits (default: from the accuracy)")
         p.add_argument("--integrator-width", type=int, default=32, help="integrator word bits (default 32)")
         p.add_argument("--margin", type=float, default=1.5, help="range margin over the observed max |v| (default 1.5)")
-        direction = p.add_mutually_exclusive_group()
-        direction.add_argument("--reverse", dest="reverse", action="store_const", const=True,
-                               help="calibrate integrating from the last window back to the first (flow models: "
-                                    "data -> noise); the default for flow models")
-        direction.add_argument("--forward", dest="reverse", action="store_const", const=False,
-                               help="calibrate integrating from the first window on (flow models: noise -> data)")
+        p.add_argument("--reverse", action="store_true",
+                       help="size the twin for integrating from the last window back to the first (flow models: "
+                            "data -> noise), as `kgen run --view fixed --reverse` runs it; default: forward, the "
+                            "direction every view runs by default (flow models: noise -> data)")
+        p.add_argument("--allow-unstable", action="store_true",
+                       help="accept a --dt above forward Euler's stability bound 2/rho")
         p.add_argument("--plain-read", action="store_true", help="no read feedback (plain rounded read copy)")
         p.add_argument("--param-format", action="append", default=[], metavar="KIND.PIECE=FORMAT",
                        help="fix a parameter format, e.g. ShiftTanh2.w_src=s2.16 (repeatable; pieces: scale, w_src, "
@@ -130,7 +134,7 @@ class QuantizeCommand(Command):
 
     def main(self, a: argparse.Namespace) -> None:
         from kgen.arrays import read_inputs
-        from kgen.fsutil import write_output_directory
+        from kgen.fsutil import check_replaceable, refuse_own_inputs, write_output_directory
         from kgen.modelfile import load_model
 
         from .quantize import DT_CANDIDATES
@@ -141,20 +145,22 @@ class QuantizeCommand(Command):
             if v < 1:
                 raise InputError(expected_found(label, "a positive count", str(v)))
         cands = _counts(a.dt_candidates, "--dt-candidates") or DT_CANDIDATES
+        report = Path(a.report) if a.report else Path(str(a.output) + ".report")
+        refuse_own_inputs([("-o", a.output), ("--report", report)], [("MODEL", a.model), ("--data", a.data)])
+        check_replaceable(report, a.force)  # before the work: nothing is lost, nothing is half done
         model = load_model(a.model)
         data = read_inputs(a.data, model.circuit.n_data) if a.data else None
         done = quantize_model(
             model, data, a.samples, a.seed, target=a.accuracy, euler_tol=a.euler_tol, agreement=a.agreement,
             dt=a.dt, dt_candidates=cands, read_width=a.read_width, integrator_width=a.integrator_width,
-            param_width=a.param_width, margin=a.margin, reverse=a.reverse, ref_samples=a.ref_samples,
+            param_width=a.param_width, margin=a.margin, reverse=a.reverse, allow_unstable=a.allow_unstable, ref_samples=a.ref_samples,
             eval_samples=a.eval_samples, table_samples=a.table_samples, table=not a.no_table,
             read_feedback=not a.plain_read, allow_saturation=a.allow_saturation, param_formats=tuple(a.param_format),
             threads=a.threads, lanes=a.lanes, units=a.units)
         res, out = done.result, done.model
-        out.save(a.output)
-        report = Path(a.report) if a.report else Path(str(a.output) + ".report")
         write_output_directory(report, {"kgen": "quantize report", "digest": out.digest},
-                               lambda stage: write_report(res, stage, out.name))
+                               lambda stage: write_report(res, stage, out.name), a.force)
+        out.save(a.output)
         f, cfg = res.final, res.config
         print(f"quantized {out.name}: dt {res.step.dt:g} ({sum(cfg.steps)} Euler steps), read {cfg.read}, "
               f"integrator {cfg.integrator}, parameters {cfg.param_width} bits, HDL L={res.hdl.lanes} "

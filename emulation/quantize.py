@@ -1,7 +1,8 @@
 """`kgen quantize`: choose the step size and the formats from calibration runs.
 
-1. The direction: generation models (flows) run noise -> data (reverse time),
-   everything else forward; the calibration inputs are `--data` or standard
+1. The direction: the one the twin runs. Forward (t0 -> T; for flow models
+   noise -> data, their sampling direction) unless `--reverse` (T -> t0; flow
+   models data -> noise); the calibration inputs are `--data` or standard
    normal draws of the model's input width.
 2. dt: the largest candidate whose float Euler error against dopri5 (mean
    over inputs of the per-input max over window boundaries) is within
@@ -19,6 +20,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field, replace
 
@@ -51,7 +53,8 @@ class QuantizeOptions:
     integrator_width: int = 32
     param_width: int | None = None  # None: from the target
     margin: float = 1.5
-    reverse: bool | None = None  # None: reverse for flow models
+    reverse: bool = False  # calibrate (and size) the twin for T -> t0 (flow models: data -> noise)
+    allow_unstable: bool = False  # accept a forced dt above the stability bound 2 / rho
     ref_samples: int = 256  # inputs integrated with dopri5
     eval_samples: int = 256  # inputs for the fixed-point measurements
     table_samples: int = 64
@@ -69,19 +72,23 @@ class QuantizeOptions:
             check_lanes(self.lanes)
         if self.units is not None:
             check_lanes(self.units, "--units", MAX_UNITS)
-        if self.target <= 0 or self.euler_tol <= 0:
-            raise InputError(expected_found("target / Euler tolerance", "positive numbers",
-                                            f"{self.target}, {self.euler_tol}"))
-        if self.dt is not None and self.dt <= 0:
-            raise InputError(expected_found("--dt", "a positive step", str(self.dt)))
+        from kgen.options import positive
+
+        positive(self.target, "--accuracy")
+        positive(self.euler_tol, "--euler-tol")
+        positive(self.dt, "--dt")
+        for label, v in (("--dt-candidates", c) for c in self.dt_candidates):
+            positive(v, label)
+        if self.threads is not None and self.threads < 1:
+            raise InputError(expected_found("--threads", "a positive count", str(self.threads)))
         for label, v in (("--read-width", self.read_width), ("--param-width", self.param_width)):
             if v is not None and not 4 <= v <= 40:
                 raise InputError(expected_found(label, "4..40 bits", str(v)))
         if not 16 <= self.integrator_width <= 48:
             raise InputError(expected_found("--integrator-width", "16..48 bits", str(self.integrator_width)))
-        if not 0 < self.agreement <= 1:
+        if not (isinstance(self.agreement, (int, float)) and 0 < self.agreement <= 1):
             raise InputError(expected_found("--agreement", "a fraction in (0, 1]", str(self.agreement)))
-        if self.margin < 1:
+        if not (isinstance(self.margin, (int, float)) and math.isfinite(self.margin) and self.margin >= 1):
             raise InputError(expected_found("--margin", "at least 1", str(self.margin)))
 
 
@@ -137,13 +144,9 @@ def _say(msg: str) -> None:
     print(f"  {msg}", file=sys.stderr, flush=True)
 
 
-def default_reverse(circuit: Circuit) -> bool:
-    return circuit.task is ModelTask.FLOW
-
-
 def quantize(circuit: Circuit, x: np.ndarray, opts: QuantizeOptions = QuantizeOptions(), say=_say) -> QuantizeResult:
     x = np.asarray(x, dtype=np.float64)
-    reverse = default_reverse(circuit) if opts.reverse is None else bool(opts.reverse)
+    reverse = bool(opts.reverse)
     # user-given parameter formats that cannot hold a parameter fail here, before any calibration
     lower(circuit, QuantConfig(param_formats=tuple(opts.param_formats), allow_saturation=opts.allow_saturation,
                                steps=(1,) * len(circuit.windows)), reverse=reverse)
@@ -153,7 +156,8 @@ def quantize(circuit: Circuit, x: np.ndarray, opts: QuantizeOptions = QuantizeOp
     if len(x_ref) > 64:
         ref = np.concatenate([ref, dopri5_boundaries(circuit, x_ref[64:], reverse)], axis=2)
     agree = opts.agreement if circuit.task is ModelTask.CLASSIFIER else None
-    step = choose_step(circuit, x_ref, ref, interior, reverse, opts.dt_candidates, opts.euler_tol, opts.dt, agree)
+    step = choose_step(circuit, x_ref, ref, interior, reverse, opts.dt_candidates, opts.euler_tol, opts.dt, agree,
+                       opts.allow_unstable)
     say(f"dt {step.dt:g} ({step.note}); stability bound 2/rho = {step.dt_stable:.3g}")
     ranges = observe_ranges(circuit, x, step.steps, reverse)
     int_bits = integer_bits(ranges.overall, opts.margin)
@@ -200,7 +204,7 @@ def quantize(circuit: Circuit, x: np.ndarray, opts: QuantizeOptions = QuantizeOp
         euler_final = probe_final(circuit, x_ref, step.steps, reverse)
     disp_fixed = disp_euler = agreement = None
     out_ref = ref[-1]
-    if circuit.task is ModelTask.FLOW and reverse:
+    if circuit.task is ModelTask.FLOW:
         disp_fixed = float(np.mean(np.sqrt(((fixed_final - out_ref) ** 2).sum(0))))
         disp_euler = float(np.mean(np.sqrt(((euler_final - out_ref) ** 2).sum(0))))
     if circuit.task is ModelTask.CLASSIFIER:
