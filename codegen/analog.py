@@ -165,6 +165,7 @@ class TransientSetup:
     stop: float
     maxstep: float
     switch: tuple[float, ...]  # thresholds t_k + delta of the internal boundaries
+    delta: float  # the switch's offset after a boundary
     ends: tuple[float, ...]  # window ends (where results are read)
     breakpoints: tuple[float, ...]  # PWL corners: 0, every end
     current_scale: float
@@ -195,6 +196,7 @@ def transient_setup(circuit: Circuit, schedule: Schedule, units: Units, accuracy
         stop=float(ends[-1] * tau),
         maxstep=accuracy.maxstep_fraction * span * tau,
         switch=tuple(float((t + delta) * tau) for t in ends[:-1]),
+        delta=float(delta * tau),
         ends=tuple(float(t * tau) for t in ends),
         breakpoints=(0.0,) + tuple(float(t * tau) for t in ends),
         current_scale=units.current_scale,

@@ -178,6 +178,21 @@ class NetlistContext:
     def switch_text(self) -> list[str]:
         return [num(t, "switch time") for t in self.setup.switch]
 
+    def switch_width(self) -> str:
+        """delta, the switch's offset after each boundary (seconds): also the ramp-in time of an edge
+        that switches on at a node left at rest (see `resting_nodes`)."""
+        return num(self.setup.delta, "switch offset")
+
+    def resting_nodes(self) -> list[frozenset[int]]:
+        """Per schedule window, the nodes no active edge touches there: their voltage stays put."""
+        c = self.circuit
+        every = frozenset(range(1, c.n_nodes + 1))
+        out = []
+        for w in self.schedule.windows:
+            win = c.windows[w]
+            out.append(every - frozenset(c.src[win.edges].tolist()) - frozenset(c.des[win.edges].tolist()))
+        return out
+
     def template_context(self) -> dict:
         """The template variables both writers pass alike."""
         from kgen import __version__

@@ -60,6 +60,10 @@ class _Dialect:
     def switch(self, threshold: str, early: str, late: str) -> str:
         return f"{self.time} < {threshold} ? ({early}) : ({late})"
 
+    def ramp(self, start: str, width: str) -> str:
+        """0 at `start`, rising linearly to 1 over `width` seconds (used after `start` only)."""
+        return f"min(1.0, ({self.time} - {start})/{width})"
+
 
 class _Ngspice(_Dialect):
     printer = "NgspicePrinter"
@@ -111,14 +115,19 @@ SourceLine = namedtuple("SourceLine", "name src des current")
 
 
 def current_text(spec: _Dialect, element: Element, formats: dict, keys: dict[str, tuple[str, ...]],
-                 thresholds: list[str], scale: str | None, src: str, des: str) -> str:
+                 thresholds: list[str], scale: str | None, src: str, des: str,
+                 resting: list[frozenset[int]] = (), width: str = "0.0") -> str:
     """One edge's current: the window's device expression, switched at the thresholds, scaled.
 
-    `keys[kind]` names the template slots of the kind's used parameter rows ("p0", "p2", ...)."""
+    `keys[kind]` names the template slots of the kind's used parameter rows ("p0", "p2", ...).
+    An edge that switches on at a node no edge touched in the window before (`resting`: a node
+    that joins the circuit, or one left alone) ramps in over `width` seconds instead of jumping:
+    ngspice cannot take a current step onto a node at rest ("Timestep too small" at the boundary;
+    the ramp's effect on the waveform is of order width / window, 1e-9)."""
     branches = []
     fmt = formats[element.kind, element.src == 0, element.des == 0]
     names = keys[element.kind]
-    for params in element.params:
+    for k, params in enumerate(element.params):
         if params is None:
             branches.append("0.0")  # gated explicitly: act(0) is not always 0
         else:
@@ -126,7 +135,10 @@ def current_text(spec: _Dialect, element: Element, formats: dict, keys: dict[str
             for key, v in zip(names, params):
                 text = repr(v)
                 values[key] = operand(text) if text[0] == "-" else text
-            branches.append(fmt.format(src=src, des=des, **values))
+            current = fmt.format(src=src, des=des, **values)
+            if k and element.params[k - 1] is None and {element.src, element.des} & resting[k - 1]:
+                current = f"{spec.ramp(thresholds[k - 1], width)}*({current})"
+            branches.append(current)
     # merge consecutive equal branches (an edge inactive in several windows in a row)
     merged, cuts = [branches[0]], []
     for k in range(1, len(branches)):
@@ -156,6 +168,7 @@ def write_spice(circuit: Circuit, options: SpiceOptions, folder: Path, initial: 
                for k in ctx.kinds for gs in (False, True) for gd in (False, True) if not (gs and gd)}
     keys = {k: tuple(f"p{r}" for r in DEVICE_KINDS[k].used_rows) for k in ctx.kinds}
     thresholds = ctx.switch_text()
+    resting, width = ctx.resting_nodes(), ctx.switch_width()
     scale = None if ctx.setup.current_scale == 1.0 else num(ctx.setup.current_scale, "current scale")
 
     def sources() -> Iterator[SourceLine]:
@@ -164,7 +177,8 @@ def write_spice(circuit: Circuit, options: SpiceOptions, folder: Path, initial: 
             for b in range(copies):
                 src, des = node_name(el.src, b, copies), node_name(el.des, b, copies)
                 yield SourceLine(f"b{el.edge}{copy_suffix(b, copies)}", src, des,
-                                 current_text(spec, el, formats, keys, thresholds, scale, src, des))
+                                 current_text(spec, el, formats, keys, thresholds, scale, src, des, resting,
+                                              width))
 
     filename = name or spec.filename
     environment.write(folder / filename, spec.template, comment=spec.comment, **ctx.template_context(),
