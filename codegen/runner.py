@@ -91,9 +91,16 @@ def simulate(circuit: Circuit, target, options, initial: np.ndarray, settings: R
     work = Path(tempfile.mkdtemp(prefix=f"kgen-{target.name}-"))
     job = _Job(circuit, target, options, simulator, executable, work, settings.chained, record)
     try:
+        from kgen.progress import bar
+
         job.loads = simulator.compile(job)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(job.run_chunk, range(len(chunks)), [initial[c] for c in chunks]))
+        with ThreadPoolExecutor(max_workers=workers) as pool, \
+                bar(batch, f"{simulator.label} ({target.name})", "input") as shown:
+            futures = [pool.submit(job.run_chunk, k, initial[c]) for k, c in enumerate(chunks)]
+            parts = []
+            for future, c in zip(futures, chunks):
+                parts.append(future.result())
+                shown.update(len(c))
     except SimulationFailed:
         raise  # the error line names a log inside the work folder: keep it
     except BaseException:
@@ -103,8 +110,9 @@ def simulate(circuit: Circuit, target, options, initial: np.ndarray, settings: R
     t, v, window = _assemble(circuit, initial, parts, record)
     seconds = time.perf_counter() - t_start
     mode = "chained per-window runs" if settings.chained else "one switched transient"
+    saved = range(1, circuit.n_nodes + 1) if options.save is Save.ALL else circuit.outputs
     extra = {"label": f"{simulator.label}, {mode}, {job.runs} simulator runs, {seconds:.1f} s",
-             "details": {"simulator_runs": job.runs}}
+             "details": {"simulator_runs": job.runs}, "recorded_nodes": tuple(saved)}
     return Trace(t, v, np.zeros(v.shape, np.uint8), window, source or target.name,
                  f"{simulator.name} {options.accuracy.method}", circuit.digest, fixed_step=False, extra=extra)
 

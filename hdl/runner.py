@@ -4,7 +4,7 @@
 per (simulator, Verilog text) in a cache folder (Verilator's C++ build is the
 slow part), writes the stimulus, runs the bench and returns what it found
 (with a trace, also every state the RTL reported). A
-mismatch is a BenchMismatch (a KgenError: one line, exit 2), so a corrupted
+mismatch is a BenchMismatch (a CheckFailed: one line, exit 1), so a corrupted
 expected value makes the bench fail the same way a wrong RTL would.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kgen.errors import KgenError, ToolError, expected_found
+from kgen.errors import CheckFailed, ToolError, expected_found
 from kgen.fsutil import staged_directory
 
 from .export import TOP, debug_fields, verilog_digest, verilog_text
@@ -32,7 +32,7 @@ from .tools import VERILATOR_FLAGS, Sim, cache_dir, find_sim, verilator_make_fla
 BENCH_MODULE = "kgen.hdl.bench"
 
 
-class BenchMismatch(KgenError):
+class BenchMismatch(CheckFailed):
     """The RTL disagrees with the bit-exact model (or the bench found no result)."""
 
 

@@ -70,15 +70,30 @@ def _overview() -> str:
     return "\n".join(lines) + "\n"
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 input', '3 inputs': counts as a person writes them."""
+    return f"{n} {word}" if n == 1 else f"{n} {words or word + 's'}"
+
+
+MAX_SEED = 2 ** 32 - 1
+
+
+def check_count(value, flag: str, least: int = 1) -> None:
+    if value is not None and value < least:
+        raise InputError(expected_found(flag, "a positive count" if least == 1 else f"an integer >= {least}",
+                                        str(value)))
+
+
+def check_seed(value, flag: str = "--seed") -> None:
+    if value is not None and not 0 <= value <= MAX_SEED:
+        raise InputError(expected_found(flag, f"a seed in 0..{MAX_SEED}", str(value)))
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as the one-line kgen error (exit 2)."""
 
     def error(self, message):
         raise InputError(f"{self.prog}: {message}")
-
-
-def _progress(done: int, total: int) -> None:
-    print(f"\r  {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
 def _pre(argv: list[str], flag: str, default: str | None = None) -> str | None:
@@ -118,15 +133,22 @@ def _load(path: str):
 
 # -- verbs -------------------------------------------------------------------
 
-def cmd_import(argv):
+def _parser_import() -> _Parser:
     p = _Parser(prog="kgen import", description=CORE_VERBS["import"])
     p.add_argument("config", help="the original config.yaml")
     p.add_argument("pth", help="the original model.pth")
     p.add_argument("-o", "--output", required=True, help="model file to write")
+    return p
+
+
+def cmd_import(argv):
+    p = _parser_import()
     a = p.parse_args(argv)
+    from .fsutil import refuse_own_inputs
     from .modelfile import Model
     from .original import import_original
 
+    refuse_own_inputs([("-o", a.output)], [("config", a.config), ("pth", a.pth)])
     circuit = import_original(a.config, a.pth)
     digest = Model(circuit).save(a.output)
     print(f"imported {circuit.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges, "
@@ -149,12 +171,10 @@ def _record(a):
     return Record.STEPS if a.trace else Record.BOUNDARIES
 
 
-def cmd_run(argv):
-    from .options import add_arguments, options_from_args
+def _parser_run(view) -> _Parser:
+    from .options import add_arguments
     from .plugins import VIEWS
 
-    name = _pre(argv, "--view", "float")
-    view = VIEWS.get(name)
     p = _Parser(prog="kgen run", description=CORE_VERBS["run"] + f" ({view.name} view: {view.description})")
     p.add_argument("model", help="kgen model file or original checkpoint folder")
     p.add_argument("--inputs", required=True, help="(batch, n_inputs) .npy array")
@@ -162,12 +182,24 @@ def cmd_run(argv):
     p.add_argument("--view", default="float", help="one of: " + ", ".join(VIEWS.names()) + " (default float)")
     _record_arguments(p, "view's")
     add_arguments(p, view.Options)
+    return p
+
+
+def cmd_run(argv):
+    from .options import options_from_args
+    from .plugins import VIEWS
+
+    name = _pre(argv, "--view", "float")
+    view = VIEWS.get(name)
+    p = _parser_run(view)
     _refuse_foreign_flags(argv, p, name)
     a = p.parse_args(argv)
     from .arrays import read_inputs, write_array
+    from .fsutil import refuse_own_inputs
     from .trace import write_trace
     from .views import run_view
 
+    refuse_own_inputs([("-o", a.output), ("--trace", a.trace)], [("MODEL", a.model), ("--inputs", a.inputs)])
     options = options_from_args(view.Options, a)
     model = _load(a.model)
     x = read_inputs(a.inputs, model.circuit.n_data)
@@ -176,26 +208,32 @@ def cmd_run(argv):
     write_array(a.output, y)
     if a.trace:
         write_trace(a.trace, trace)
-    print(f"ran {model.name} ({view.name} view) on {x.shape[0]} inputs -> {a.output} {tuple(y.shape)}")
+    print(f"ran {model.name} ({view.name} view) on {plural(x.shape[0], 'input')} -> {a.output} {tuple(y.shape)}")
 
 
-def cmd_eval(argv):
+def _parser_eval() -> _Parser:
     p = _Parser(prog="kgen eval", description=CORE_VERBS["eval"])
-    p.add_argument("model")
+    p.add_argument("model", help="kgen model file or original checkpoint folder")
     p.add_argument("--task", required=True, help="twomoon, 8gaussians, pinwheel, swissroll, circle, 2spirals, "
                                                  "potential1, potential2, mnist, digits")
     p.add_argument("--samples", type=int, default=20000, help="fresh samples for the toy tasks (default 20000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the fresh samples and of the digits split "
+                                                       "(default 0)")
     p.add_argument("--images", help="MNIST test images (IDX, e.g. t10k-images-idx3-ubyte[.gz])")
     p.add_argument("--labels", help="MNIST test labels (IDX)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON document")
+    return p
+
+
+def cmd_eval(argv):
+    p = _parser_eval()
     a = p.parse_args(argv)
+    check_seed(a.seed)
     from .datasets import read_idx
     from .evaluate import evaluate
     from .jsontext import dumps
 
-    if a.samples < 1:
-        raise InputError(expected_found("--samples", "a positive count", str(a.samples)))
+    check_count(a.samples, "--samples")
     circuit = _load(a.model).circuit
     images = labels = None
     if a.images or a.labels:
@@ -205,7 +243,9 @@ def cmd_eval(argv):
         labels = read_idx(a.labels).astype("int64")
         if len(images) != len(labels):
             raise InputError(expected_found("MNIST labels", f"{len(images)} labels", str(len(labels))))
-    res = evaluate(circuit, a.task, a.samples, a.seed, images, labels, progress=_progress)
+    from .progress import callback
+
+    res = evaluate(circuit, a.task, a.samples, a.seed, images, labels, progress=callback(f"eval {a.task}", "sample"))
     if a.json:
         print(dumps(res.as_dict()))
     else:
@@ -243,10 +283,15 @@ def info_dict(model) -> dict:
     }
 
 
-def cmd_info(argv):
+def _parser_info() -> _Parser:
     p = _Parser(prog="kgen info", description=CORE_VERBS["info"])
     p.add_argument("model", help="kgen model file or original checkpoint folder")
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    return p
+
+
+def cmd_info(argv):
+    p = _parser_info()
     a = p.parse_args(argv)
     from .jsontext import dumps
 
@@ -265,11 +310,17 @@ def cmd_info(argv):
         print(f"  window {w} [{win['t_start']:g}, {win['t_end']:g}]: {win['edges']} edges: {kinds}")
 
 
-def cmd_example(argv):
+def _parser_example() -> _Parser:
     p = _Parser(prog="kgen example", description=CORE_VERBS["example"])
     p.add_argument("-o", "--output", required=True, help="model file to write")
     p.add_argument("--seed", type=int, help="a random circuit of this seed instead of the demo circuit")
+    return p
+
+
+def cmd_example(argv):
+    p = _parser_example()
     a = p.parse_args(argv)
+    check_seed(a.seed)
     from .examples import demo_circuit, random_circuit
     from .modelfile import Model
 
@@ -279,14 +330,10 @@ def cmd_example(argv):
           f"kinds {', '.join(circuit.kinds)} -> {a.output} ({digest[:12]})")
 
 
-def cmd_verify(argv):
-    from .options import add_arguments, options_from_args
+def _parser_verify(view) -> _Parser:
+    from .options import add_arguments
     from .plugins import VIEWS
 
-    name = _pre(argv, "--view")
-    if name is None:
-        raise InputError("kgen verify: the following arguments are required: --view")
-    view = VIEWS.get(name)
     p = _Parser(prog="kgen verify", description="compare a view's trace with its reference's "
                                                 f"({view.name} view: {view.description})")
     p.add_argument("model", help="kgen model file or original checkpoint folder")
@@ -302,18 +349,33 @@ def cmd_verify(argv):
     p.add_argument("--json", action="store_true", help="print the report as one JSON document")
     _record_arguments(p, "view's")
     add_arguments(p, view.Options)
+    return p
+
+
+def cmd_verify(argv):
+    from .options import options_from_args
+    from .plugins import VIEWS
+
+    name = _pre(argv, "--view")
+    if name is None:
+        raise InputError("kgen verify: the following arguments are required: --view")
+    view = VIEWS.get(name)
+    p = _parser_verify(view)
     _refuse_foreign_flags(argv, p, name)
     a = p.parse_args(argv)
     import math
 
     from .arrays import read_inputs
+    from .fsutil import refuse_own_inputs
     from .jsontext import dumps
     from .trace import write_trace
     from .verify import VerifyMismatch, plot_overlay, verify, verify_inputs
     from .views import Record
 
-    if a.samples is not None and a.samples < 1:
-        raise InputError(expected_found("--samples", "a positive count", str(a.samples)))
+    refuse_own_inputs([("--plot", a.plot), ("--trace", a.trace)], [("MODEL", a.model), ("--inputs", a.inputs)])
+
+    check_count(a.samples, "--samples")
+    check_seed(a.seed)
     if a.tol is not None and not (a.tol > 0 and math.isfinite(a.tol)):
         raise InputError(expected_found("--tol", "a finite positive number", str(a.tol)))
     if a.plot and "." in a.plot and a.plot.rsplit(".", 1)[-1].lower() not in ("png", "pdf", "svg"):
@@ -333,8 +395,9 @@ def cmd_verify(argv):
     if a.json:
         print(dumps(report.as_dict()))
     else:
-        print(f"{report.circuit}: {view.name} vs {ref_name} over {report.inputs} inputs "
-              f"at {len(report.boundaries)} window boundaries ({report.compared_steps} states compared)")
+        print(f"{report.circuit}: {view.name} vs {ref_name} over {plural(report.inputs, 'input')} at "
+              f"{plural(len(report.boundaries), 'window boundary', 'window boundaries')} "
+              f"({plural(report.compared_steps, 'state')} compared)")
         print(f"  view:      {report.simulator}")
         print(f"  reference: {report.reference}")
         print("  max |error| per boundary: " + ", ".join(
@@ -354,17 +417,29 @@ def cmd_verify(argv):
                                             f"{report.max_abs_error:.3g}"))
 
 
-def cmd_train(argv):
+def _parser_train() -> _Parser:
     p = _Parser(prog="kgen train", description=CORE_VERBS["train"])
     p.add_argument("--task", required=True, help="digits, or a 2-D flow: twomoon, 8gaussians, pinwheel, swissroll, "
                                                  "circle, 2spirals")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--epochs", type=int, default=8, help="digits: passes over the training split")
-    p.add_argument("--iterations", type=int, default=500, help="flows: batches of fresh samples")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="model file to write")
+    p.add_argument("--epochs", type=int, default=8, help="digits: passes over the training split (default 8)")
+    p.add_argument("--iterations", type=int, default=500, help="flows: batches of fresh samples (default 500)")
+    p.add_argument("--lr", type=float, help="AdamW learning rate (default 1e-2 for digits, 5e-3 for flows)")
+    p.add_argument("--batch-size", type=int, help="samples per step (default 64 for digits, 512 for flows)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial parameters and the data (default 0)")
+    return p
+
+
+def cmd_train(argv):
+    p = _parser_train()
     a = p.parse_args(argv)
+    from .options import positive
+
+    check_count(a.epochs, "--epochs")
+    check_count(a.iterations, "--iterations")
+    check_count(a.batch_size, "--batch-size")
+    check_seed(a.seed)
+    positive(a.lr, "--lr")
     from .datasets import TOY_SETS, digits, toy_samples
     from .modelfile import Model
     from .solver import Solver
@@ -389,20 +464,27 @@ def cmd_train(argv):
     print(f"trained {circuit.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges -> {a.output} ({digest[:12]})")
 
 
-def cmd_diff(argv):
+def _parser_diff() -> _Parser:
     p = _Parser(prog="kgen diff", description=CORE_VERBS["diff"])
-    p.add_argument("trace_a")
-    p.add_argument("trace_b")
+    p.add_argument("trace_a", help="a trace .npz (kgen run --trace, kgen verify --trace)")
+    p.add_argument("trace_b", help="the trace to compare it with")
     p.add_argument("--atol", type=float, help="absolute tolerance (default: the traces' derived bound, bits for "
                                               "two fixed-point traces of the same formats)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON document")
+    return p
+
+
+def cmd_diff(argv):
+    p = _parser_diff()
     a = p.parse_args(argv)
+    import math
+
     from .compare import diff
     from .jsontext import dumps
     from .trace import read_trace
 
-    if a.atol is not None and a.atol < 0:
-        raise InputError(expected_found("--atol", "a non-negative tolerance", str(a.atol)))
+    if a.atol is not None and not (math.isfinite(a.atol) and a.atol >= 0):
+        raise InputError(expected_found("--atol", "a finite non-negative tolerance", str(a.atol)))
     res = diff(read_trace(a.trace_a), read_trace(a.trace_b), a.atol)
     if a.json:
         print(dumps(dict(res.__dict__, diverged=res.diverged)))
@@ -412,31 +494,69 @@ def cmd_diff(argv):
         raise SystemExit(1)
 
 
-def cmd_codegen(argv):
-    from .options import add_arguments, options_from_args
+def _parser_codegen(target) -> _Parser:
+    from .options import add_arguments
     from .plugins import TARGETS
 
-    target = TARGETS.get(_pre(argv, "--target"))
     p = _Parser(prog=f"kgen --target {target.name}", description=target.description)
     p.add_argument("--target", required=True, help="one of: " + ", ".join(TARGETS.names()))
     p.add_argument("model", help="kgen model file or original checkpoint folder")
-    p.add_argument("-o", "--output", required=True, help="output directory (created; replaced if kgen wrote it)")
+    p.add_argument("-o", "--output", required=True, help="output directory (created; replaced if it holds only "
+                                                         "the files kgen wrote there)")
+    p.add_argument("--force", action="store_true", help="replace the output directory even if it holds files "
+                                                        "kgen did not write (they are lost)")
     add_arguments(p, target.Options)
+    return p
+
+
+def cmd_codegen(argv):
+    from .options import options_from_args
+    from .plugins import TARGETS
+
+    target = TARGETS.get(_pre(argv, "--target"))
+    p = _parser_codegen(target)
     a = p.parse_args(argv)
+    from .fsutil import refuse_own_inputs
+
     options = options_from_args(target.Options, a)
+    inputs = getattr(options, "inputs", None)
+    refuse_own_inputs([("-o", a.output)], [("MODEL", a.model)] + ([("--inputs", inputs)] if isinstance(inputs, str)
+                                                                   else []))
     model = _load(a.model)
-    manifest = target.write(model, a.output, options)
-    print(f"wrote {len(manifest.files)} files for {model.name} ({target.name}) to {a.output}")
+    manifest = target.write(model, a.output, options, a.force)
+    print(f"wrote {plural(len(manifest.files), 'file')} for {model.name} ({target.name}) to {a.output}")
+
+
+def _parser_plugin(name: str) -> _Parser:
+    from .plugins import COMMANDS as registry
+
+    cmd = registry.get(name)
+    p = _Parser(prog=f"kgen {name}", description=cmd.description)
+    cmd.add_arguments(p)
+    return p
+
+
+def cli_parsers():
+    """(command, parser) of every verb, every view's run and verify and every target (e.g. to check help)."""
+    from .plugins import TARGETS, VIEWS
+
+    for name in ("import", "eval", "info", "example", "train", "diff"):
+        yield name, globals()[f"_parser_{name}"]()
+    for name in VIEWS.names():
+        yield f"run --view {name}", _parser_run(VIEWS.get(name))
+        yield f"verify --view {name}", _parser_verify(VIEWS.get(name))
+    for name in TARGETS.names():
+        yield f"--target {name}", _parser_codegen(TARGETS.get(name))
+    for name in _plugin_commands():
+        yield name, _parser_plugin(name)
 
 
 def _plugin_command(name: str):
     def run(argv):
         from .plugins import COMMANDS as registry
 
-        cmd = registry.get(name)
-        p = _Parser(prog=f"kgen {name}", description=cmd.description)
-        cmd.add_arguments(p)
-        rc = cmd.main(p.parse_args(argv))
+        p = _parser_plugin(name)
+        rc = registry.get(name).main(p.parse_args(argv))
         if rc:
             raise SystemExit(rc)
     return run
@@ -468,20 +588,41 @@ def dispatch(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 done (or the check passed), 1 a check failed, 2 bad input or usage, 130 interrupted."""
+    import warnings
+
+    from .errors import CheckFailed
+
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    try:
-        dispatch(argv)
-    except KgenError as exc:
-        if debug:
-            traceback.print_exc()
-        print(f"kgen: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("kgen: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    # Libraries' warnings (torch, NumPy, ...) are not kgen's words: shown with --debug only, never
+    # as extra lines around the one-line error.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            dispatch(argv)
+            status = 0
+        except KgenError as exc:
+            if debug:
+                traceback.print_exc()
+            # one line, whatever a message quotes (a file's bytes, a library's text)
+            print("kgen: error: " + " ".join(str(exc).split()), file=sys.stderr)
+            status = 1 if isinstance(exc, CheckFailed) else 2
+        except KeyboardInterrupt:
+            print("kgen: interrupted", file=sys.stderr)
+            status = 130
+        except BrokenPipeError:  # `kgen info M | head`: the reader left; nothing is wrong
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            status = 0
+        finally:
+            if debug:
+                for w in caught:
+                    print(f"kgen: debug: {w.category.__name__}: {w.message} ({w.filename}:{w.lineno})",
+                          file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The one exception hierarchy of kgen.
 
 Every error a user can cause derives from KgenError. The CLI catches KgenError,
-prints its one-line message and exits 2; anything else is a bug and shows a
-traceback.
+prints its one-line message and exits 2, or 1 for a CheckFailed (a check the
+user asked for found a difference: `kgen verify`, the RTL bench), the
+convention of test tools; anything else is a bug and shows a traceback.
 """
 
 
@@ -24,6 +25,10 @@ class CircuitError(KgenError):
 
 class ToolError(KgenError):
     """An external tool is missing or failed."""
+
+
+class CheckFailed(KgenError):
+    """A comparison the user asked for found a difference beyond its tolerance (exit status 1)."""
 
 
 def expected_found(what: str, expected: str, found: str) -> str:

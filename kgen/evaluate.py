@@ -105,6 +105,9 @@ def evaluate(circuit: Circuit, task: str, n_samples: int = 20000, seed: int = 0,
         loss = density_loss(circuit, task, z0, opts, progress=progress)
         return EvalResult(task, "heldout_loss", float(loss.mean()), len(loss), {"std_error": float(loss.std() / np.sqrt(len(loss)))})
     if task in ("mnist", "digits"):
+        if circuit.task is not ModelTask.CLASSIFIER:
+            raise InputError(expected_found(f"model for task {task}", "a classifier model",
+                                            f"a {circuit.task.value} model with {len(circuit.inputs)} inputs"))
         if images is None:
             if task == "mnist":
                 raise InputError(expected_found("task mnist", "--images and --labels IDX files", "none given"))

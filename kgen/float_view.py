@@ -69,12 +69,13 @@ def trajectory(model, x: np.ndarray, solver: Solver, reverse: bool, times_per_wi
     import torch
 
     from .model import KirchhoffNet, odeint
+    from .progress import bar
 
     c = model.circuit
     net = KirchhoffNet(c, solver.torch_dtype)
     fixed = solver.fixed_step and solver.steps is not None
     times, states, wins = [], [], []
-    with torch.no_grad():
+    with torch.no_grad(), bar(len(c.windows), f"{solver.method} solve of {len(x)} inputs", "window") as shown:
         v = net.initial_state(torch.as_tensor(x, dtype=solver.torch_dtype))
         first = True
         for w in _window_order(len(c.windows), reverse):
@@ -94,6 +95,7 @@ def trajectory(model, x: np.ndarray, solver: Solver, reverse: bool, times_per_wi
             wins += [w] * (len(t) if first else len(t) - 1)
             v = out[-1]
             first = False
+            shown.update(1)
     return np.concatenate(times), np.concatenate(states), np.asarray(wins), fixed
 
 

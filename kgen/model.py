@@ -217,7 +217,16 @@ def odeint(fn, y0, t, opts: Solver, window: int = 0):
                                                                           dtype=tt.dtype)
         elif opts.step_size:
             options["step_size"] = opts.step_size
-    return solver(fn, y0, t, rtol=opts.rtol, atol=opts.atol, method=opts.method, options=options or None)
+    try:
+        return solver(fn, y0, t, rtol=opts.rtol, atol=opts.atol, method=opts.method, options=options or None)
+    except AssertionError as exc:  # torchdiffeq's adaptive step control asserts on a step that underflowed
+        if "underflow in dt" not in str(exc):
+            raise
+        from .errors import InputError, expected_found
+
+        raise InputError(expected_found(f"the {opts.method} solve of window {window}", "a state the solver can follow",
+                                        "its step size underflowing: the node voltages grow without bound (inputs "
+                                        "far outside the model's range?)")) from None
 
 
 class KirchhoffNet(nn.Module):

@@ -17,14 +17,14 @@ import numpy as np
 
 from .circuit import ModelTask
 from .compare import align, diff
-from .errors import InputError, KgenError, expected_found
+from .errors import CheckFailed, InputError, expected_found
 from .views import Record, View, run_view
 
 #: `--tol` when the reference is the tight float model (the analog views' contract)
 FLOAT_TOLERANCE = 1e-4
 
 
-class VerifyMismatch(KgenError):
+class VerifyMismatch(CheckFailed):
     """A view disagrees with its reference by more than the tolerance."""
 
 

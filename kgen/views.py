@@ -51,7 +51,9 @@ class View(ABC):
 
 
 def run_view(view: View, model, x, options, record: Record = Record.BOUNDARIES):
-    """Run a view on checked data and hold its trace to the protocol (shape, times, circuit)."""
+    """Run a view on checked data and hold its trace to the protocol (shape, times, finite outputs)."""
+    import numpy as np
+
     from .layout import check_data
 
     x = check_data(model.circuit, x)
@@ -61,4 +63,13 @@ def run_view(view: View, model, x, options, record: Record = Record.BOUNDARIES):
         raise InputError(expected_found(f"{view.name} view's trace",
                                         f"states (>= {len(c.windows) + 1}, {x.shape[0]}, {c.n_nodes})",
                                         str(trace.v.shape)))
+    final = trace.v[-1]
+    recorded = np.zeros(c.n_nodes, bool)  # a view that saves some nodes only names them in extra
+    recorded[np.asarray(trace.extra.get("recorded_nodes", range(1, c.n_nodes + 1)), np.int64) - 1] = True
+    bad = recorded[None, :] & ~np.isfinite(final)
+    if bad.any():
+        b, n = (int(i) for i in np.argwhere(bad)[0])
+        raise InputError(expected_found(f"{view.name} view's final state", "finite node voltages",
+                                        f"{final[b, n]} at node {n + 1} of input {b} (the voltages grow without "
+                                        "bound on these inputs)"))
     return trace
