@@ -1,10 +1,11 @@
-# kgen: `make demo` runs the main job on the bundled example; `make test` is the full suite.
+# kgen: `make demo` runs the main job (`kgen flow`) on the bundled flow file; `make test` is the full suite.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.kgen-installed
-# Debian packages the simulators and flows need (installed when missing and we are root).
-APT_PACKAGES := ngspice iverilog yosys ccache
+# Debian packages the simulators and flows need (installed when missing and we are root);
+# chromium renders the flow report in its test.
+APT_PACKAGES := ngspice iverilog yosys ccache chromium
 
 .PHONY: install system-deps demo test test-fast bench lint-imports clean
 
@@ -27,7 +28,7 @@ system-deps:
 	fi
 
 demo: install
-	$(PY) -m kgen.demo
+	$(PY) -m kgen flow examples/demo-flow.yaml -o demo-out
 
 test: install
 	$(PY) -m pytest -q -n 2 --durations=15

@@ -31,6 +31,7 @@ CORE_VERBS = {
     "train": "train a KirchhoffNet (digits classifier or a 2-D flow) and write the model file",
     "verify": "compare a view (spice, veriloga, rtl, ...) with its reference",
     "diff": "compare two traces; name the first diverging step and node and the cause",
+    "flow": "the main job: model -> every view verified, the twin, one report (cached, named steps)",
 }
 
 
@@ -464,6 +465,46 @@ def cmd_train(argv):
     print(f"trained {circuit.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges -> {a.output} ({digest[:12]})")
 
 
+def _parser_flow() -> _Parser:
+    p = _Parser(prog="kgen flow", description=CORE_VERBS["flow"] + ". Steps, in order: model, inputs, evaluate, "
+                "float, export-spice, export-veriloga, verify-spice, verify-veriloga, quantize, fixed, "
+                "export-verilog, verify-rtl, report; a step runs again only when its inputs or options changed.")
+    p.add_argument("target", metavar="FLOW_OR_MODEL", help="a flow file (.yaml: model, inputs, steps), or a kgen "
+                                                           "model / original folder run with the default flow")
+    p.add_argument("-o", "--output", required=True, help="output folder: steps/, logs/, flow.json, report.html, "
+                                                         "report.json (an earlier run's folder is reused)")
+    p.add_argument("--only", help="comma-separated steps to run (the others' results are taken as they are)")
+    p.add_argument("--from", dest="start", metavar="STEP", help="run this step and every step after it")
+    p.add_argument("--force", action="store_true", help="run the selected steps even when up to date")
+    p.add_argument("--jobs", type=int, default=2, help="steps run side by side at most (default 2)")
+    return p
+
+
+def cmd_flow(argv):
+    a = _parser_flow().parse_args(argv)
+    check_count(a.jobs, "--jobs")
+    from pathlib import Path
+
+    from .flow import FlowOptions, flow_for, run_flow
+
+    spec = flow_for(a.target)
+    only = tuple(s.strip() for s in a.only.split(",") if s.strip()) if a.only else ()
+    if a.only is not None and not only:
+        raise InputError(expected_found("--only", "comma-separated step names", repr(a.only)))
+    parsers = {}
+
+    def parser_for(command: str):
+        if not parsers:
+            parsers.update(cli_parsers())
+        return parsers[command]
+
+    engine = run_flow(spec, Path(a.output), FlowOptions(only, a.start, a.force, a.jobs), parser_for)
+    ran = [s for s, o in engine.outcomes.items() if o.ran]
+    report = Path(a.output) / "report.html"
+    tail = f"; report: {report}" if report.exists() else ""
+    print(f"flow finished: {plural(len(ran), 'step')} ran, {len(engine.outcomes) - len(ran)} up to date{tail}")
+
+
 def _parser_diff() -> _Parser:
     p = _Parser(prog="kgen diff", description=CORE_VERBS["diff"])
     p.add_argument("trace_a", help="a trace .npz (kgen run --trace, kgen verify --trace)")
@@ -540,7 +581,7 @@ def cli_parsers():
     """(command, parser) of every verb, every view's run and verify and every target (e.g. to check help)."""
     from .plugins import TARGETS, VIEWS
 
-    for name in ("import", "eval", "info", "example", "train", "diff"):
+    for name in ("import", "eval", "info", "example", "train", "diff", "flow"):
         yield name, globals()[f"_parser_{name}"]()
     for name in VIEWS.names():
         yield f"run --view {name}", _parser_run(VIEWS.get(name))
@@ -564,7 +605,7 @@ def _plugin_command(name: str):
 
 def _dispatch_table() -> dict:
     table = {"import": cmd_import, "run": cmd_run, "eval": cmd_eval, "info": cmd_info, "example": cmd_example,
-             "train": cmd_train, "verify": cmd_verify, "diff": cmd_diff}
+             "train": cmd_train, "verify": cmd_verify, "diff": cmd_diff, "flow": cmd_flow}
     for name in _plugin_commands():
         table[name] = _plugin_command(name)
     return table

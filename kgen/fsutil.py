@@ -105,6 +105,7 @@ def staged_directory(final: Path, replace_existing: bool = True):
     final = Path(final)
     parent = final.parent if str(final.parent) else Path(".")
     stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=parent))
+    honour_umask(stage, directory=True)
     try:
         yield stage
         if final.exists() and not replace_existing:

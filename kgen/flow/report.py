@@ -1,0 +1,185 @@
+"""The flow's one report: `report.json` (the figures) and `report.html` (the same, readable, self-contained).
+
+Everything comes from the step folders: the model card from `kgen info --json`, each view's outputs
+on the shared inputs (the float run's, the final states of the others' verify traces), the error
+between every pair of views, each verify report against its contract, the task metric, the
+fixed-point choices from the quantized model, the verify plots (embedded as data: URIs, so the
+page needs no network and no other file), tool versions and step timings.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import importlib.metadata
+import json
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from kgen import __version__
+from kgen.errors import KgenError
+from kgen.fsutil import atomic_write_bytes
+
+from .steps import INPUTS_FILE, MODEL_FILE
+
+TEMPLATE = "flow/report.html.j2"
+# view -> (step that produced it, contract in words)
+VIEW_STEPS = (("float", "float", "the reference (torchdiffeq, the model's solver)"),
+              ("spice", "verify-spice", "within 1e-4 V of the float reference at every window boundary"),
+              ("veriloga", "verify-veriloga", "within 1e-4 V of the float reference at every window boundary"),
+              ("fixed", "fixed", "within its derived bound of float Euler at every step"),
+              ("rtl", "verify-rtl", "bit-identical to the fixed-point model at every step"))
+PACKAGES = ("torch", "numpy", "torchdiffeq", "sympy", "jinja2", "amaranth", "cocotb", "scipy")
+
+
+def TEMPLATE_FILES() -> dict[str, str]:
+    """The report template's hash: a changed template re-renders the report."""
+    return {TEMPLATE: hashlib.sha256(_template_source().encode()).hexdigest()}
+
+
+def _template_source() -> str:
+    return _environment().loader.get_source(_environment(), TEMPLATE)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("kgen.templates", "."), undefined=jinja2.StrictUndefined,
+                              autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def _json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _final_outputs(trace_path: Path, outputs: list[int]) -> np.ndarray:
+    from kgen.trace import read_trace
+
+    tr = read_trace(trace_path)
+    return np.asarray(tr.v[-1][:, np.asarray(outputs) - 1], dtype=np.float64)
+
+
+# external tools of the steps: (step, tool attribute, version flag)
+TOOL_VERSIONS = (("verify-spice", "kgen.codegen.tools:NGSPICE", "--version"),
+                 ("verify-veriloga", "kgen.codegen.tools:VACASK", "-v"),
+                 ("verify-veriloga", "kgen.codegen.tools:OPENVAF", "--version"),
+                 ("verify-rtl", "kgen.hdl.tools:IVERILOG", "-V"))
+
+
+def _without_time(text: str) -> str:
+    """A simulator description without its wall time (which differs run to run)."""
+    return re.sub(r",? [0-9.]+ s\b", "", text)
+
+
+def _tool_version(path: str, flag: str) -> str:
+    import importlib
+
+    module, attr = path.split(":")
+    tool = getattr(importlib.import_module(module), attr)
+    try:
+        p = subprocess.run([str(tool.find()), flag], capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError, KgenError) as exc:
+        return f"unknown ({type(exc).__name__})"
+    lines = [ln.strip() for ln in (p.stdout + p.stderr).splitlines() if ln.strip() and not set(ln.strip()) <= {"*"}]
+    return lines[0].strip("* ") if lines else "unknown"
+
+
+def _versions(verifies: dict, deps) -> dict:
+    out = {"kgen": __version__, "python": platform.python_version()}
+    for step, path, flag in TOOL_VERSIONS:
+        if step in deps:
+            out[path.split(":")[1].lower()] = _tool_version(path, flag)
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    for view, rep in sorted(verifies.items()):
+        if view != "float":
+            out[f"{view} view"] = _without_time(rep["simulator"])
+    return out
+
+
+def collect(engine) -> dict:
+    """The report's figures, as one JSON-ready mapping."""
+    from kgen.modelfile import load_model
+
+    folder, deps = engine.folder, engine.deps
+    info = _json(folder("model") / "info.json")
+    model = load_model(folder("model") / MODEL_FILE)
+    outputs = list(model.circuit.outputs)
+    x = np.load(folder("inputs") / INPUTS_FILE)
+    views, verifies, results = [], {}, {}
+    for view, step, contract in VIEW_STEPS:
+        if step not in deps:
+            continue
+        if view == "float":
+            y = np.load(folder(step) / "outputs.npy")
+            rep = None
+        else:
+            rep = _json(folder(step) / "verify.json")
+            verifies[view] = rep
+            y = _final_outputs(folder(step) / "trace.npz", outputs)
+        results[view] = y
+        row = {"view": view, "step": step, "contract": contract, "outputs": y.tolist()}
+        if "float" in results:
+            row["vs_float"] = float(np.abs(y - results["float"]).max())
+        if rep is not None:
+            row.update({"passed": rep["passed"], "max_abs_error": rep["max_abs_error"],
+                        "tolerance": rep["tolerance_text"], "reference": rep["reference"],
+                        "simulator": _without_time(rep["simulator"])})
+        views.append(row)
+    if "fixed" in results and "rtl" in results:
+        for row in views:
+            if row["view"] == "rtl":
+                row["identical_to_fixed"] = bool(np.array_equal(results["rtl"], results["fixed"]))
+                row["passed"] = row["passed"] and row["identical_to_fixed"]
+    names = list(results)
+    differences = {a: {b: float(np.abs(results[a] - results[b]).max()) for b in names} for a in names}
+    evaluation = _json(folder("evaluate") / "eval.json") if "evaluate" in deps else None
+    fixed_point = None
+    if "quantize" in deps:
+        q = load_model(folder("quantize") / MODEL_FILE)
+        fixed_point = {"read": str(q.quant.read), "integrator": str(q.quant.integrator),
+                       "param_width": q.quant.param_width, "steps": list(q.quant.steps),
+                       "lanes": q.hdl.lanes if q.hdl else None, "units": q.hdl.units if q.hdl else None,
+                       "calibration": q.quant.extra}
+    timings = [{"step": s, "seconds": engine.state.steps[s].seconds, "applies": engine.state.steps[s].applies,
+                "commands": engine.state.steps[s].commands} for s in deps if s in engine.state.steps]
+    card = {k: info[k] for k in ("name", "task", "nodes", "edges", "inputs", "outputs", "parameters", "kinds",
+                                 "digest", "fill")}
+    card["windows"] = len(info["windows"])
+    return {
+        "schema": "kgen.flow-report/1", "kgen": __version__, "flow": engine.spec.origin, "model": card,
+        "inputs": {"count": int(x.shape[0]), "width": int(x.shape[1]), "values": x.tolist()},
+        "views": views, "differences": differences, "evaluation": evaluation, "fixed_point": fixed_point,
+        "all_within_contract": all(r.get("passed", True) for r in views),
+        "plots": [f"{s}/verify.png" for _, s, _ in VIEW_STEPS if s in deps and (folder(s) / "verify.png").exists()],
+        "tools": _versions(verifies, deps), "steps": timings,
+    }
+
+
+def _image(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _fmt(v) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def write_report(engine, stage: Path) -> None:
+    doc = collect(engine)
+    atomic_write_bytes(stage / "report.json", (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+    plots = [{"name": p, "uri": _image(engine.out / "steps" / p)} for p in doc["plots"]]
+    html = _environment().get_template(TEMPLATE).render(doc=doc, plots=plots, fmt=_fmt,
+                                                        n_show=min(4, doc["inputs"]["count"]),
+                                                        shown_elsewhere=("read", "integrator", "param_width",
+                                                                         "steps", "lanes", "units"))
+    atomic_write_bytes(stage / "report.html", html.encode("utf-8"))

@@ -1,0 +1,201 @@
+"""The flow's steps: what each needs, which kgen command it runs and what it leaves in its folder.
+
+Every step but `inputs` and `report` is one or more real `kgen` commands (run as child processes
+by the engine, so a step is exactly what a user could type); its folder `OUT/steps/NAME/` holds
+only what those commands wrote. The options a flow file gives a step are that command's flags;
+the flags the flow sets itself (inputs, outputs, --json, --plot, --trace) are not the user's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from kgen.errors import InputError, expected_found
+
+from .spec import FlowSpec, ModelSource
+
+MODEL_FILE = "model.kgen"
+INPUTS_FILE = "inputs.npy"
+VIEW_OF_STEP = {"float": "float", "verify-spice": "spice", "verify-veriloga": "veriloga", "fixed": "fixed",
+                "verify-rtl": "rtl"}
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: tuple[str, ...]  # kgen's arguments
+    stdout: str | None = None  # file in the step folder that takes stdout (else the log)
+
+
+@dataclass(frozen=True)
+class Context:
+    spec: FlowSpec
+    stage: Path  # the step's folder while it runs
+    upstream: dict  # step name -> its finished folder
+
+    def path(self, step: str, name: str) -> str:
+        return str(self.upstream[step] / name)
+
+    def out(self, name: str) -> str:
+        return str(self.stage / name)
+
+    def options(self, step: str) -> dict:
+        return self.spec.options.get(step, {})
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    needs: tuple[str, ...]
+    command: str | None  # the kgen command whose flags the step's options are (cli_parsers key)
+    fixed_flags: tuple[str, ...]  # flags the flow sets for this step
+    plan: Callable[[Context], list[Command]] | None  # None: the engine runs it in process
+    what: str
+    tools: tuple[str, ...] = ()  # ExternalTool attribute paths "module:NAME" checked before the flow starts
+
+
+def flags(options: dict) -> list[str]:
+    """A flow file's {option: value} as the command's flags, in the file's order."""
+    out = []
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True or value is None:
+            out.append(flag)
+        elif value is False:
+            continue
+        elif isinstance(value, list):
+            out += [flag, ",".join(str(v) for v in value)]
+        else:
+            out += [flag, str(value)]
+    return out
+
+
+def _model(ctx: Context) -> list[Command]:
+    m = ctx.spec.model
+    out = ctx.out(MODEL_FILE)
+    if m.source is ModelSource.TRAIN:
+        first = Command(("train", *flags(dict(m.train)), "-o", out))
+    elif m.source is ModelSource.ORIGINAL:
+        config, ckpt = (m.config, m.checkpoint) if m.path is None else (_one(m.path, ".yaml", ".yml"),
+                                                                       _one(m.path, ".pth"))
+        first = Command(("import", str(config), str(ckpt), "-o", out))
+    else:
+        first = Command(("copy", str(m.path), out))  # the engine copies; the model is checked by info below
+    return [first, Command(("info", out, "--json"), stdout="info.json")]
+
+
+def _one(folder: Path, *suffixes: str) -> Path:
+    found = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes)
+    if len(found) != 1:
+        raise InputError(expected_found(f"original folder {folder}", f"one {' or '.join(suffixes)} file",
+                                        f"{len(found)}"))
+    return found[0]
+
+
+def _evaluate(ctx: Context) -> list[Command]:
+    opts = dict(ctx.options("evaluate"))
+    if "task" not in opts:
+        from kgen.datasets import POTENTIALS, TOY_SETS
+
+        name = json.loads(Path(ctx.path("model", "info.json")).read_text())["name"]
+        if name not in (*TOY_SETS, *POTENTIALS, "digits"):
+            return []  # no task to score on: the report says so
+        opts = {"task": name, **opts}
+    return [Command(("eval", ctx.path("model", MODEL_FILE), *flags(opts), "--json"), stdout="eval.json")]
+
+
+def _float(ctx: Context) -> list[Command]:
+    return [Command(("run", ctx.path("model", MODEL_FILE), "--view", "float", "--inputs",
+                     ctx.path("inputs", INPUTS_FILE), "-o", ctx.out("outputs.npy"), *flags(ctx.options("float"))))]
+
+
+def _export(target: str, step: str, model_step: str, with_inputs: bool):
+    def plan(ctx: Context) -> list[Command]:
+        extra = ("--inputs", ctx.path("inputs", INPUTS_FILE)) if with_inputs else ()
+        return [Command(("--target", target, ctx.path(model_step, MODEL_FILE), "-o", ctx.out(target), *extra,
+                         *flags(ctx.options(step))))]
+    return plan
+
+
+def _verify(view: str, step: str, model_step: str):
+    def plan(ctx: Context) -> list[Command]:
+        return [Command(("verify", ctx.path(model_step, MODEL_FILE), "--view", view, "--inputs",
+                         ctx.path("inputs", INPUTS_FILE), "--plot", ctx.out("verify.png"), "--trace",
+                         ctx.out("trace.npz"), *flags(ctx.options(step)), "--json"), stdout="verify.json")]
+    return plan
+
+
+def _quantize(ctx: Context) -> list[Command]:
+    return [Command(("quantize", ctx.path("model", MODEL_FILE), "-o", ctx.out(MODEL_FILE),
+                     *flags(ctx.options("quantize"))))]
+
+
+VERIFY_FLAGS = ("--view", "--inputs", "--samples", "--plot", "--trace", "--json", "--record")
+NGSPICE, VERILOGA_TOOLS, ICARUS = ("kgen.codegen.tools:NGSPICE",), ("kgen.codegen.tools:VACASK",
+                                                                     "kgen.codegen.tools:OPENVAF"), \
+    ("kgen.hdl.tools:IVERILOG",)
+
+STEPS = {s.name: s for s in (
+    Step("model", (), None, (), _model, "the model: trained, imported or as given; its card"),
+    Step("inputs", ("model",), None, (), None, "the inputs every view runs on"),
+    Step("evaluate", ("model",), "eval", ("--json",), _evaluate, "the float model's task metric"),
+    Step("float", ("model", "inputs"), "run --view float", ("--view", "--inputs", "-o", "--output"), _float,
+         "the float reference's outputs"),
+    Step("export-spice", ("model", "inputs"), "--target spice", ("--target", "-o", "--output", "--inputs"),
+         _export("spice", "export-spice", "model", True), "the SPICE netlist"),
+    Step("export-veriloga", ("model", "inputs"), "--target veriloga", ("--target", "-o", "--output", "--inputs"),
+         _export("veriloga", "export-veriloga", "model", True), "the Verilog-A models and netlist"),
+    Step("verify-spice", ("model", "inputs"), "verify --view spice", VERIFY_FLAGS,
+         _verify("spice", "verify-spice", "model"), "ngspice against the float reference", NGSPICE),
+    Step("verify-veriloga", ("model", "inputs"), "verify --view veriloga", VERIFY_FLAGS,
+         _verify("veriloga", "verify-veriloga", "model"), "VACASK against the float reference", VERILOGA_TOOLS),
+    Step("quantize", ("model",), "quantize", ("-o", "--output"), _quantize, "the fixed-point twin's dt and formats"),
+    Step("fixed", ("quantize", "inputs"), "verify --view fixed", VERIFY_FLAGS,
+         _verify("fixed", "fixed", "quantize"), "the bit-exact twin against float Euler and its bound"),
+    Step("export-verilog", ("quantize",), "--target verilog", ("--target", "-o", "--output"),
+         _export("verilog", "export-verilog", "quantize", False), "the twin's Verilog"),
+    Step("verify-rtl", ("quantize", "inputs"), "verify --view rtl", VERIFY_FLAGS,
+         _verify("rtl", "verify-rtl", "quantize"), "the RTL simulated against the bit-exact model", ICARUS),
+    Step("report", (), None, (), None, "report.html and report.json"),
+)}
+
+
+def check_options(spec: FlowSpec, parser_for: Callable[[str], object]) -> None:
+    """Every option of every step is a flag its command takes and the flow does not set itself."""
+    for step, opts in spec.options.items():
+        st = STEPS[step]
+        parser = parser_for(st.command)
+        known = {s for a in parser._actions for s in a.option_strings} - {"-h", "--help"} - set(st.fixed_flags)
+        for key in opts:
+            flag = "--" + key.replace("_", "-")
+            if flag not in known:
+                raise InputError(expected_found(f"flow file {spec.origin}: steps.{step}.{key}",
+                                                f"an option of kgen {st.command} (" +
+                                                ", ".join(sorted(k[2:] for k in known if k.startswith("--"))) + ")",
+                                                f"unknown option {key!r}"))
+    m = spec.model
+    if m.source is ModelSource.TRAIN:
+        parser = parser_for("train")
+        known = {s for a in parser._actions for s in a.option_strings} - {"-h", "--help", "-o", "--output"}
+        for key, _ in m.train:
+            if "--" + key.replace("_", "-") not in known:
+                raise InputError(expected_found(f"flow file {spec.origin}: model.train.{key}",
+                                                "an option of kgen train (" + ", ".join(
+                                                    sorted(k[2:] for k in known if k.startswith("--"))) + ")",
+                                                f"unknown option {key!r}"))
+
+
+def graph(spec: FlowSpec) -> dict[str, tuple[str, ...]]:
+    """Enabled step -> the enabled steps it needs (the report needs every other one)."""
+    on = [s for s in STEPS if spec.enabled(s)]
+    out = {s: tuple(d for d in STEPS[s].needs if d in on) for s in on if s != "report"}
+    for s in on:
+        missing = [d for d in STEPS[s].needs if d not in on]
+        if missing:
+            raise InputError(expected_found(f"flow file {spec.origin}: steps.{s}", f"its inputs from {missing[0]}",
+                                            f"{missing[0]} turned off (turn {s} off too)"))
+    if "report" in on:
+        out["report"] = tuple(s for s in on if s != "report")
+    return out
