@@ -118,11 +118,14 @@ class TableCell:
 
 def accuracy_table(circuit: Circuit, x: np.ndarray, reverse: bool, cfg: QuantConfig, int_bits: int,
                    integrator_width: int, dts, widths, steps_of, threads=None) -> list[TableCell]:
+    from kgen.progress import bar
+
     cells = []
-    for dt in dts:
-        probe = ErrorProbe(circuit, x, steps_of(dt), reverse, threads)
-        for width in widths:
-            if width >= integrator_width or width <= int_bits:
-                continue
-            cells.append(TableCell(dt, width, probe.measure(with_width(cfg, int_bits, width, integrator_width))))
+    usable = [w for w in widths if int_bits < w < integrator_width]
+    with bar(len(dts) * len(usable), "quantize: accuracy table", "cell") as progress:
+        for dt in dts:
+            probe = ErrorProbe(circuit, x, steps_of(dt), reverse, threads)
+            for width in usable:
+                cells.append(TableCell(dt, width, probe.measure(with_width(cfg, int_bits, width, integrator_width))))
+                progress.update(1)
     return cells

@@ -103,6 +103,8 @@ def bench_text(plan: Plan, batch: int, trace: bool, marks=None) -> str:
         "      $fwrite(fd, \"O\");",
         f"      for (k = 0; k < {n_out}; k = k + 1) $fwrite(fd, \" %0d\", $signed(got[k]));",
         "      $fwrite(fd, \" C %0d\\n\", cycles);",
+        "      $display(\"kgen-inference-done %0d\", b + 1);  // progress, read line by line",
+        "      $fflush;",
         "    end",
         "    $fclose(fd);",
         "    $finish;",
@@ -137,6 +139,43 @@ def _run(cmd: list[str], cwd: Path, env: dict, what: str, timeout: float | None 
     if out.returncode != 0:
         tail = (out.stderr or out.stdout).strip().splitlines()
         raise ToolError(expected_found(what, "exit status 0", f"{out.returncode}: {tail[-1] if tail else ''}"))
+
+
+def _run_with_progress(cmd: list[str], cwd: Path, env: dict, what: str, batch: int,
+                       timeout: float | None = None) -> None:
+    """Like _run, with a progress bar advanced by the bench's line after every inference."""
+    import threading
+
+    from kgen.progress import bar
+
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    timed_out = threading.Event()
+
+    def stop() -> None:
+        timed_out.set()
+        proc.kill()
+    timer = threading.Timer(timeout, stop) if timeout else None
+    if timer:
+        timer.start()
+    tail: list[str] = []
+    try:
+        with bar(batch, what, "input") as progress:
+            for line in proc.stdout:
+                if line.startswith("kgen-inference-done "):
+                    progress.update(1)
+                elif line.strip():
+                    tail = (tail + [line.strip()])[-5:]
+        rc = proc.wait()
+    finally:
+        if timer:
+            timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if timed_out.is_set():
+        raise ToolError(expected_found(what, f"to finish within {timeout:g} s", "a timeout"))
+    if rc != 0:
+        raise ToolError(expected_found(what, "exit status 0", f"{rc}: {tail[-1] if tail else ''}"))
 
 
 def build_standalone(plan: Plan, sim: Sim, batch: int, trace: bool, work: Path, marks=None) -> tuple[Path, float]:
@@ -176,7 +215,7 @@ def run_standalone(plan: Plan, x0: np.ndarray, sim: Sim = Sim.ICARUS, trace: boo
         tools = find_sim(sim)
         cmd = [tools.vvp, "-n", str(exe)] if sim is Sim.ICARUS else [str(exe)]
         t0 = time.time()
-        _run(cmd, work, tools.env(), f"{sim.value} simulation", timeout)
+        _run_with_progress(cmd, work, tools.env(), f"{sim.value} simulation", batch, timeout)
         seconds = time.time() - t0
         return _parse(plan, (work / "outputs.txt").read_text(), batch, trace, marks, seconds, build_s)
     finally:

@@ -420,6 +420,34 @@ def test_progress_shows_on_a_terminal_only(model, tmp_path):
     assert quiet.returncode == 0 and quiet.stderr == ""
 
 
+def test_the_rtl_run_and_the_quantize_table_show_progress(model, tmp_path):
+    """The standalone RTL bench reports each finished inference (the bar advances while it runs), and
+    quantize's accuracy table counts its cells."""
+    from kgen.hdl.tools import IVERILOG
+
+    if IVERILOG.missing():
+        pytest.skip(IVERILOG.missing())
+    env = dict(os.environ, KGEN_PROGRESS="1")
+    q = tmp_path / "q.kgen"
+    made = subprocess.run([sys.executable, "-m", "kgen", "quantize", str(model), "-o", str(q), "--samples", "50",
+                           "--ref-samples", "8", "--eval-samples", "8", "--table-samples", "4", "--dt", "0.05"],
+                          capture_output=True, text=True, env=env)
+    assert made.returncode == 0, made.stderr
+    table = [f for f in made.stderr.replace("\r", "\n").splitlines() if f.startswith("kgen: quantize: accuracy table")]
+    done = [f.split("|")[2].split()[0] for f in table if f.count("|") >= 2]
+    assert done and {d.split("/")[1] for d in done} == {"7"}  # one dt x the seven widths that fit
+    assert max(int(d.split("/")[0]) for d in done) >= 1  # tqdm may skip frames, never the counting
+    x = tmp_path / "x5.npy"
+    np.save(x, np.random.default_rng(1).uniform(-1, 1, (5, 3)))
+    shown = subprocess.run([sys.executable, "-m", "kgen", "run", str(q), "--view", "rtl", "--inputs", str(x), "-o",
+                            str(tmp_path / "y.npy")], capture_output=True, text=True, env=env)
+    assert shown.returncode == 0, shown.stderr
+    frames = [f for f in shown.stderr.replace("\r", "\n").splitlines() if f.startswith("kgen: icarus simulation:")]
+    done = [f.split("|")[2].split()[0] for f in frames if f.count("|") >= 2]
+    assert done and {d.split("/")[1] for d in done} == {"5"}
+    assert 1 <= max(int(d.split("/")[0]) for d in done) <= 5
+
+
 def test_a_closed_pipe_is_not_a_traceback(model):
     done = subprocess.run(f"{sys.executable} -m kgen info {model} --json | head -c 10", shell=True,
                           capture_output=True, text=True)

@@ -135,6 +135,8 @@ def collect(engine) -> dict:
             row.update({"passed": rep["passed"], "max_abs_error": rep["max_abs_error"],
                         "tolerance": rep["tolerance_text"], "reference": rep["reference"],
                         "simulator": _without_time(rep["simulator"])})
+            if rep.get("argmax_agreement") is not None:  # classifiers: the task's answer, view against reference
+                row["argmax_agreement"] = rep["argmax_agreement"]
         views.append(row)
     if "fixed" in results and "rtl" in results:
         for row in views:
