@@ -124,10 +124,10 @@ def chromium() -> str:
 @pytest.mark.slow
 def test_every_step_every_view_and_the_rendered_report(tmp_path, capsys):
     from kgen.codegen.tools import NGSPICE, OPENVAF, VACASK
-    from kgen.hdl.tools import IVERILOG
+    from kgen.hdl.tools import VERILATOR
     from kgen.tools import missing_reason
 
-    reason = missing_reason(NGSPICE, VACASK, OPENVAF, IVERILOG)
+    reason = missing_reason(NGSPICE, VACASK, OPENVAF, VERILATOR)
     if reason:
         pytest.skip(reason)
     browser = chromium()
@@ -152,7 +152,8 @@ def test_every_step_every_view_and_the_rendered_report(tmp_path, capsys):
     assert doc["model"]["digest"] == load_model(tmp_path / "m.kgen").digest
     assert doc["fixed_point"]["read"] == str(load_model(out / "steps" / "quantize" / "model.kgen").quant.read)
     assert len(doc["plots"]) == 4
-    assert {"ngspice", "vacask", "openvaf", "iverilog", "torch"} <= set(doc["tools"])
+    assert {"ngspice", "vacask", "openvaf", "verilator", "torch"} <= set(doc["tools"])
+    assert doc["tools"]["rtl view"].startswith("RTL (verilator, standalone bench")  # the flow's default simulator
 
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
                           "--dump-dom", (out / "report.html").resolve().as_uri()], capture_output=True, text=True,

@@ -85,9 +85,9 @@ def _tool(path: str):
     return getattr(importlib.import_module(module), attr)
 
 
-def check_tools(names) -> None:
+def check_tools(spec: FlowSpec, names) -> None:
     for name in names:
-        for path in STEPS[name].tools:
+        for path in STEPS[name].tools_for(spec):
             missing = _tool(path).missing()
             if missing:
                 raise ToolError(f"step {name}: {missing}")
@@ -148,7 +148,7 @@ class Engine:
             from .report import TEMPLATE_FILES
 
             sources.update({str(k): v for k, v in TEMPLATE_FILES().items()})
-        opts = {"options": self.spec.options.get(name, {}), "inputs": vars(self.spec.inputs) if name == "inputs"
+        opts = {"options": STEPS[name].options(self.spec), "inputs": vars(self.spec.inputs) if name == "inputs"
                 else None, "model": repr(self.spec.model.train) if name == "model" else None,
                 "source": self.spec.model.source.value if name == "model" else None}
         upstream = {d: self.state.steps[d].output_hash for d in self.deps[name]}
@@ -280,7 +280,7 @@ class Engine:
             if missing:
                 raise InputError(expected_found(f"output directory {self.out}", "an earlier run of this flow "
                                                 "(--only/--from take the other steps' results from it)", "none"))
-        check_tools(s for s in self.selected)
+        check_tools(self.spec, self.selected)
         prepare_output(self.out)
         if self.state is None:
             self.state = FlowState(self.out)

@@ -65,11 +65,10 @@ def _final_outputs(trace_path: Path, outputs: list[int]) -> np.ndarray:
     return np.asarray(tr.v[-1][:, np.asarray(outputs) - 1], dtype=np.float64)
 
 
-# external tools of the steps: (step, tool attribute, version flag)
-TOOL_VERSIONS = (("verify-spice", "kgen.codegen.tools:NGSPICE", "--version"),
-                 ("verify-veriloga", "kgen.codegen.tools:VACASK", "-v"),
-                 ("verify-veriloga", "kgen.codegen.tools:OPENVAF", "--version"),
-                 ("verify-rtl", "kgen.hdl.tools:IVERILOG", "-V"))
+# how each external tool states its version
+VERSION_FLAGS = {"kgen.codegen.tools:NGSPICE": "--version", "kgen.codegen.tools:VACASK": "-v",
+                 "kgen.codegen.tools:OPENVAF": "--version", "kgen.hdl.tools:IVERILOG": "-V",
+                 "kgen.hdl.tools:VERILATOR": "--version"}
 
 
 def _without_time(text: str) -> str:
@@ -91,11 +90,13 @@ def _tool_version(path: str, flag: str) -> str:
     return lines[0].strip("* ") if lines else "unknown"
 
 
-def _versions(verifies: dict, deps) -> dict:
+def _versions(verifies: dict, deps, spec) -> dict:
+    from .steps import STEPS
+
     out = {"kgen": __version__, "python": platform.python_version()}
-    for step, path, flag in TOOL_VERSIONS:
-        if step in deps:
-            out[path.split(":")[1].lower()] = _tool_version(path, flag)
+    for step in deps:
+        for path in STEPS[step].tools_for(spec):
+            out[path.split(":")[1].lower()] = _tool_version(path, VERSION_FLAGS[path])
     for name in PACKAGES:
         try:
             out[name] = importlib.metadata.version(name)
@@ -164,7 +165,7 @@ def collect(engine) -> dict:
         "views": views, "differences": differences, "evaluation": evaluation, "fixed_point": fixed_point,
         "all_within_contract": all(r.get("passed", True) for r in views),
         "plots": [f"{s}/verify.png" for _, s, _ in VIEW_STEPS if s in deps and (folder(s) / "verify.png").exists()],
-        "tools": _versions(verifies, deps), "steps": timings,
+        "tools": _versions(verifies, deps, engine.spec), "steps": timings,
     }
 
 

@@ -42,7 +42,7 @@ class Context:
         return str(self.stage / name)
 
     def options(self, step: str) -> dict:
-        return self.spec.options.get(step, {})
+        return STEPS[step].options(self.spec)
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,16 @@ class Step:
     plan: Callable[[Context], list[Command]] | None  # None: the engine runs it in process
     what: str
     tools: tuple[str, ...] = ()  # ExternalTool attribute paths "module:NAME" checked before the flow starts
+    defaults: tuple = ()  # (option, value) the flow gives the command unless the flow file says otherwise
+
+    def options(self, spec: FlowSpec) -> dict:
+        return {**dict(self.defaults), **spec.options.get(self.name, {})}
+
+    def tools_for(self, spec: FlowSpec) -> tuple[str, ...]:
+        if self.name == "verify-rtl":  # the simulator the step will use
+            sim = str(self.options(spec).get("sim", "icarus"))
+            return ("kgen.hdl.tools:VERILATOR",) if sim == "verilator" else ICARUS
+        return self.tools
 
 
 def flags(options: dict) -> list[str]:
@@ -156,8 +166,11 @@ STEPS = {s.name: s for s in (
          _verify("fixed", "fixed", "quantize"), "the bit-exact twin against float Euler and its bound"),
     Step("export-verilog", ("quantize",), "--target verilog", ("--target", "-o", "--output"),
          _export("verilog", "export-verilog", "quantize", False), "the twin's Verilog"),
+    # Verilator by default: whole trajectories at every step (the plot needs them) are what it is for;
+    # Icarus runs this twin at a few k cycles/s (docs/hdl.md). `verify-rtl: {sim: icarus}` chooses it.
     Step("verify-rtl", ("quantize", "inputs"), "verify --view rtl", VERIFY_FLAGS,
-         _verify("rtl", "verify-rtl", "quantize"), "the RTL simulated against the bit-exact model", ICARUS),
+         _verify("rtl", "verify-rtl", "quantize"), "the RTL simulated against the bit-exact model", ICARUS,
+         (("sim", "verilator"),)),
     Step("report", (), None, (), None, "report.html and report.json"),
 )}
 
