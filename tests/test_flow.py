@@ -196,8 +196,7 @@ def test_a_changed_edge_parameter_reruns_what_is_downstream_of_the_model(tmp_pat
     before = json.loads((out / "report.json").read_text())
     model = load_model(tmp_path / "m.kgen")
     c = model.circuit
-    params = c.windows[0].params.copy() if hasattr(c.windows[0], "params") else None
-    assert params is not None
+    params = c.windows[0].params.copy()
     params.flat[0] += 0.25  # one parameter of one edge
     import dataclasses
 

@@ -31,7 +31,7 @@ import numpy as np
 from kgen.errors import CheckFailed, InputError, KgenError, ToolError, expected_found
 from kgen.fsutil import atomic_write_bytes, os_errors, staged_directory
 
-from .spec import STEP_NAMES, FlowSpec, ModelSource
+from .spec import STEP_NAMES, FlowSpec
 from .state import MANIFEST, FlowState, StepRecord, file_sha, folder_files, step_key
 from .steps import INPUTS_FILE, MODEL_FILE, STEPS, Command, Context, check_options, graph
 
