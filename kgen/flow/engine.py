@@ -33,7 +33,7 @@ from kgen.fsutil import atomic_write_bytes, os_errors, staged_directory
 
 from .spec import STEP_NAMES, FlowSpec
 from .state import MANIFEST, FlowState, StepRecord, file_sha, folder_files, step_key
-from .steps import INPUTS_FILE, MODEL_FILE, STEPS, Command, Context, check_options, graph
+from .steps import INPUTS_FILE, MODEL_FILE, STEPS, Command, Context, check_options, graph, tool
 
 
 class StepFailed(KgenError):
@@ -78,17 +78,10 @@ def selection(spec: FlowSpec, deps: dict, opts: FlowOptions) -> list[str]:
     return order
 
 
-def _tool(path: str):
-    module, attr = path.split(":")
-    import importlib
-
-    return getattr(importlib.import_module(module), attr)
-
-
 def check_tools(spec: FlowSpec, names) -> None:
     for name in names:
         for path in STEPS[name].tools_for(spec):
-            missing = _tool(path).missing()
+            missing = tool(path).missing()
             if missing:
                 raise ToolError(f"step {name}: {missing}")
 
@@ -207,7 +200,7 @@ class Engine:
             atomic_write_bytes(self.out / f, (folder / f).read_bytes())
 
     def _inputs(self, ctx: Context, log) -> None:
-        from kgen.arrays import read_inputs
+        from kgen.arrays import read_inputs, write_array
         from kgen.modelfile import load_model
         from kgen.verify import verify_inputs
 
@@ -218,11 +211,7 @@ class Engine:
         else:
             x = verify_inputs(model, None, self.spec.inputs.samples, self.spec.inputs.seed)
             log.write(f"{self.spec.inputs.samples} standard normal inputs, seed {self.spec.inputs.seed}\n")
-        import io
-
-        buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(x, dtype=np.float64))
-        atomic_write_bytes(ctx.stage / INPUTS_FILE, buf.getvalue())
+        write_array(ctx.stage / INPUTS_FILE, np.asarray(x, dtype=np.float64))
 
     def shown(self, cmd: Command, stage: Path, folder: Path) -> str:
         """The command as a user would type it from OUT: the step's final folder, paths relative to OUT."""
@@ -275,10 +264,8 @@ class Engine:
                 p.terminate()
 
     def run(self) -> dict[str, StepOutcome]:
-        if self.opts.only or self.opts.start:
-            missing = [s for s in self.deps if s not in self.selected and self.state is None]
-            if missing:
-                raise InputError(expected_found(f"output directory {self.out}", "an earlier run of this flow "
+        if self.state is None and len(self.selected) < len(self.deps):
+            raise InputError(expected_found(f"output directory {self.out}", "an earlier run of this flow "
                                                 "(--only/--from take the other steps' results from it)", "none"))
         check_tools(self.spec, self.selected)
         prepare_output(self.out)

@@ -10,7 +10,6 @@ page needs no network and no other file), tool versions and step timings.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import importlib.metadata
 import json
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from kgen import __version__
+from kgen.codegen.environment import environment
 from kgen.errors import KgenError
 from kgen.fsutil import atomic_write_bytes
 
@@ -43,15 +43,8 @@ def TEMPLATE_FILES() -> dict[str, str]:
 
 
 def _template_source() -> str:
-    return _environment().loader.get_source(_environment(), TEMPLATE)[0]
-
-
-@functools.lru_cache(maxsize=None)
-def _environment():
-    import jinja2
-
-    return jinja2.Environment(loader=jinja2.PackageLoader("kgen.templates", "."), undefined=jinja2.StrictUndefined,
-                              autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = environment()
+    return env.loader.get_source(env, TEMPLATE)[0]
 
 
 def _json(path: Path):
@@ -77,12 +70,10 @@ def _without_time(text: str) -> str:
 
 
 def _tool_version(path: str, flag: str) -> str:
-    import importlib
+    from .steps import tool
 
-    module, attr = path.split(":")
-    tool = getattr(importlib.import_module(module), attr)
     try:
-        p = subprocess.run([str(tool.find()), flag], capture_output=True, text=True, timeout=30,
+        p = subprocess.run([str(tool(path).find()), flag], capture_output=True, text=True, timeout=30,
                            stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError, KgenError) as exc:
         return f"unknown ({type(exc).__name__})"
@@ -181,7 +172,7 @@ def write_report(engine, stage: Path) -> None:
     doc = collect(engine)
     atomic_write_bytes(stage / "report.json", (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
     plots = [{"name": p, "uri": _image(engine.out / "steps" / p)} for p in doc["plots"]]
-    html = _environment().get_template(TEMPLATE).render(doc=doc, plots=plots, fmt=_fmt,
+    html = environment().get_template(TEMPLATE).render(doc=doc, plots=plots, fmt=_fmt,
                                                         n_show=min(4, doc["inputs"]["count"]),
                                                         shown_elsewhere=("read", "integrator", "param_width",
                                                                          "steps", "lanes", "units"))

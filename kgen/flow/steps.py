@@ -175,29 +175,32 @@ STEPS = {s.name: s for s in (
 )}
 
 
+def tool(path: str):
+    """The ExternalTool a step names as "module:NAME" (imported only when a flow checks or reports it)."""
+    import importlib
+
+    module, attr = path.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _check_flags(keys, parser, not_the_users: set, where: str, command: str) -> None:
+    known = {s for a in parser._actions for s in a.option_strings} - {"-h", "--help"} - not_the_users
+    for key in keys:
+        if "--" + key.replace("_", "-") not in known:
+            raise InputError(expected_found(f"{where}.{key}", f"an option of kgen {command} (" +
+                                            ", ".join(sorted(k[2:] for k in known if k.startswith("--"))) + ")",
+                                            f"unknown option {key!r}"))
+
+
 def check_options(spec: FlowSpec, parser_for: Callable[[str], object]) -> None:
     """Every option of every step is a flag its command takes and the flow does not set itself."""
     for step, opts in spec.options.items():
         st = STEPS[step]
-        parser = parser_for(st.command)
-        known = {s for a in parser._actions for s in a.option_strings} - {"-h", "--help"} - set(st.fixed_flags)
-        for key in opts:
-            flag = "--" + key.replace("_", "-")
-            if flag not in known:
-                raise InputError(expected_found(f"flow file {spec.origin}: steps.{step}.{key}",
-                                                f"an option of kgen {st.command} (" +
-                                                ", ".join(sorted(k[2:] for k in known if k.startswith("--"))) + ")",
-                                                f"unknown option {key!r}"))
-    m = spec.model
-    if m.source is ModelSource.TRAIN:
-        parser = parser_for("train")
-        known = {s for a in parser._actions for s in a.option_strings} - {"-h", "--help", "-o", "--output"}
-        for key, _ in m.train:
-            if "--" + key.replace("_", "-") not in known:
-                raise InputError(expected_found(f"flow file {spec.origin}: model.train.{key}",
-                                                "an option of kgen train (" + ", ".join(
-                                                    sorted(k[2:] for k in known if k.startswith("--"))) + ")",
-                                                f"unknown option {key!r}"))
+        _check_flags(opts, parser_for(st.command), set(st.fixed_flags), f"flow file {spec.origin}: steps.{step}",
+                     st.command)
+    if spec.model.source is ModelSource.TRAIN:
+        _check_flags([k for k, _ in spec.model.train], parser_for("train"), {"-o", "--output"},
+                     f"flow file {spec.origin}: model.train", "train")
 
 
 def graph(spec: FlowSpec) -> dict[str, tuple[str, ...]]:
