@@ -13,7 +13,7 @@ install: $(STAMP) system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[hdl,test,analog]'
+	$(PY) -m pip install -q -e '.[hdl,test,analog,cluster]'
 	$(PY) -m kgen.hdl.tools $(VENV)/bin
 	touch $(STAMP)
 

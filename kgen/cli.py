@@ -20,7 +20,7 @@ import sys
 import traceback
 
 from . import __version__
-from .errors import InputError, KgenError, expected_found
+from .errors import InputError, KgenError, ToolError, expected_found
 
 CORE_VERBS = {
     "import": "convert an original config.yaml + model.pth to a kgen model file",
@@ -332,6 +332,7 @@ def cmd_example(argv):
 
 
 def _parser_verify(view) -> _Parser:
+    from .mismatch import P_REF
     from .options import add_arguments
     from .plugins import VIEWS
 
@@ -346,9 +347,22 @@ def _parser_verify(view) -> _Parser:
     p.add_argument("--tol", type=float, help="maximum absolute error accepted (default 1e-4 against the float "
                                              "reference; the derived one against another view: bit-exact words "
                                              "for the RTL)")
-    p.add_argument("--plot", help="write an overlay of reference vs view trajectories (first input) to this file")
+    p.add_argument("--plot", help="write an overlay of reference vs view trajectories (first input) to this file; "
+                                  "under --mismatch the histogram of the trials")
     p.add_argument("--json", action="store_true", help="print the report as one JSON document")
     _record_arguments(p, "view's")
+    mc = p.add_argument_group("mismatch Monte Carlo (each trial against the float model perturbed alike)")
+    mc.add_argument("--mismatch", type=float, metavar="SIGMA",
+                    help="relative spread of every learned scalar: p' = p + SIGMA * max(|p|, p_ref) * eps")
+    mc.add_argument("--cap-tolerance", type=float, default=0.0, metavar="S",
+                    help="relative spread of every node capacitor: C' = C (1 + S * eps) (default 0)")
+    mc.add_argument("--p-ref", type=float, default=P_REF, metavar="P",
+                    help=f"absolute floor of the parameter spread (default {P_REF:g})")
+    mc.add_argument("--trials", type=int, metavar="N", help="Monte Carlo trials; trial k draws from (--seed, k)")
+    mc.add_argument("--labels", metavar="Y.npy", help="class labels of --inputs (classifiers: accuracy per trial)")
+    mc.add_argument("--jobs", type=int, help="trials run side by side on this machine (default: the cores)")
+    mc.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run the trials on a Dask cluster: tcp://HOST:PORT or a scheduler file")
     add_arguments(p, view.Options)
     return p
 
@@ -373,7 +387,8 @@ def cmd_verify(argv):
     from .verify import VerifyMismatch, plot_overlay, verify, verify_inputs
     from .views import Record
 
-    refuse_own_inputs([("--plot", a.plot), ("--trace", a.trace)], [("MODEL", a.model), ("--inputs", a.inputs)])
+    refuse_own_inputs([("--plot", a.plot), ("--trace", a.trace)],
+                      [("MODEL", a.model), ("--inputs", a.inputs), ("--labels", a.labels)])
 
     check_count(a.samples, "--samples")
     check_seed(a.seed)
@@ -382,9 +397,12 @@ def cmd_verify(argv):
     if a.plot and "." in a.plot and a.plot.rsplit(".", 1)[-1].lower() not in ("png", "pdf", "svg"):
         raise InputError(expected_found("--plot", "a .png, .pdf or .svg file name", repr(a.plot)))
     options = options_from_args(view.Options, a)
+    monte_carlo = _monte_carlo_request(a)
     model = _load(a.model)
     x = read_inputs(a.inputs, model.circuit.n_data) if a.inputs else verify_inputs(model, None, a.samples or 16,
                                                                                    a.seed)
+    if monte_carlo is not None:
+        return _verify_monte_carlo(a, model, view, x, options, monte_carlo)
     record = Record.STEPS if a.plot else _record(a)
     res = verify(model, view, x, options, a.tol, record)
     report = res.report
@@ -416,6 +434,77 @@ def cmd_verify(argv):
         tol = f"max |error| <= {report.tolerance:g}" if report.tolerance is not None else report.tolerance_text
         raise VerifyMismatch(expected_found(f"{view.name} vs {ref_name}", tol,
                                             f"{report.max_abs_error:.3g}"))
+
+
+def _monte_carlo_request(a):
+    """The Mismatch of `kgen verify --mismatch`, checked before anything runs; None without --mismatch."""
+    from .mismatch import Mismatch
+
+    mc_flags = [("--trials", a.trials), ("--labels", a.labels), ("--jobs", a.jobs), ("--scheduler", a.scheduler)]
+    if a.mismatch is None:
+        if a.cap_tolerance:
+            mc_flags.append(("--cap-tolerance", a.cap_tolerance))
+        given = [flag for flag, value in mc_flags if value is not None and value is not False]
+        if given:
+            raise InputError(expected_found(given[0], "--mismatch SIGMA beside it (a Monte Carlo run)", "none"))
+        return None
+    if a.trials is None:
+        raise InputError(expected_found("--mismatch", "--trials N beside it", "none"))
+    check_count(a.trials, "--trials")
+    check_count(a.jobs, "--jobs")
+    for flag, value in (("--trace", a.trace), ("--record", a.record)):
+        if value is not None:
+            raise InputError(expected_found(flag, "no trace under --mismatch (the trials keep their outputs)",
+                                            str(value)))
+    if a.labels and not a.inputs:
+        raise InputError(expected_found("--labels", "--inputs X.npy beside it (the labels of those inputs)",
+                                        "--samples"))
+    return Mismatch(a.mismatch, a.cap_tolerance, a.p_ref, a.seed)
+
+
+def _verify_monte_carlo(a, model, view, x, options, mismatch) -> None:
+    from .arrays import read_array
+    from .jsontext import dumps
+    from .montecarlo import monte_carlo, plot_histogram
+    from .verify import VerifyMismatch
+
+    labels = read_array(a.labels, "--labels") if a.labels else None
+    report = monte_carlo(model, view, x, options, mismatch, a.trials, a.tol, labels, a.scheduler, a.jobs)
+    if a.plot and report.per_trial:
+        plot_histogram(a.plot, report)
+    if a.json:
+        print(dumps(report.as_dict()))
+    else:
+        run = report.run
+        print(f"{report.circuit}: {view.name} under mismatch {mismatch.describe()}: "
+              f"{plural(report.trials, 'trial')} x {plural(report.inputs, 'input')} "
+              f"({run['executor']}; {run['ran']} ran, {run['cached']} from the cache)")
+        if report.fidelity is not None:
+            worst = max(report.per_trial, key=lambda t: t["max_abs_error"])
+            print(f"  fidelity (each trial vs the float model with the same perturbation): max |error| "
+                  f"{report.fidelity.max:.3g} (trial {worst['trial']}), {report.passed_trials} of "
+                  f"{len(report.per_trial)} within {report.tolerance:g}")
+            spread = report.metric_spread
+            print(f"  {report.metric} against the nominal circuit: mean {spread.mean:.4g}, std {spread.std:.3g}, "
+                  f"min {spread.min:.4g}, max {spread.max:.4g} (nominal {report.nominal_metric:.4g})")
+            print("  output deviation |trial - nominal|: " + ", ".join(
+                f"n{node} mean {d['mean']:.3g} max {d['max']:.3g}" for node, d in report.deviation.items()))
+        for f in report.failures:
+            print(f"  trial {f['trial']} FAILED: {f['error']}")
+        if a.plot and report.per_trial:
+            print(f"  plot: {a.plot}")
+        print(f"  {'passed' if report.passed else 'FAILED'}")
+    if report.failures:
+        first = report.failures[0]
+        raise ToolError(expected_found(f"monte carlo ({view.name})", f"{plural(report.trials, 'trial')} run",
+                                       f"{plural(len(report.failures), 'failed trial')}, first trial "
+                                       f"{first['trial']}: {first['error']}"))
+    if report.passed_trials < len(report.per_trial):
+        bad = next(t for t in report.per_trial if not t["passed"])
+        raise VerifyMismatch(expected_found(
+            f"{view.name} vs the float model under mismatch", f"max |error| <= {report.tolerance:g} in every trial",
+            f"{len(report.per_trial) - report.passed_trials} trials above it, first trial {bad['trial']}: "
+            f"{bad['max_abs_error']:.3g}"))
 
 
 def _parser_train() -> _Parser:
