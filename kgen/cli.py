@@ -164,6 +164,20 @@ def _record_arguments(p: argparse.ArgumentParser, what: str) -> None:
                         "(default with --trace)")
 
 
+def _vdd_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vdd", type=float, metavar="V",
+                   help="report the forward time and the energy a supply at V volts gives at least: V times the "
+                        "charge the edge devices move (from every time point of the waveforms; physical units "
+                        "under --cap/--tau)")
+
+
+def _energy(model, trace, options, vdd: float, reference_charge=None):
+    from .energy import energy_of
+
+    return energy_of(model, trace, vdd, getattr(options, "cap", 1.0), getattr(options, "tau", 1.0),
+                     reference_charge)
+
+
 def _record(a):
     from .views import Record
 
@@ -182,6 +196,9 @@ def _parser_run(view) -> _Parser:
     p.add_argument("-o", "--output", required=True, help="(batch, n_outputs) .npy array to write")
     p.add_argument("--view", default="float", help="one of: " + ", ".join(VIEWS.names()) + " (default float)")
     _record_arguments(p, "view's")
+    _vdd_argument(p)
+    p.add_argument("--json", action="store_true", help="print what ran (and the energy under --vdd) as one JSON "
+                                                       "document")
     add_arguments(p, view.Options)
     return p
 
@@ -202,14 +219,33 @@ def cmd_run(argv):
 
     refuse_own_inputs([("-o", a.output), ("--trace", a.trace)], [("MODEL", a.model), ("--inputs", a.inputs)])
     options = options_from_args(view.Options, a)
+    if a.vdd is not None:
+        from .energy import check_vdd
+
+        check_vdd(a.vdd)
     model = _load(a.model)
     x = read_inputs(a.inputs, model.circuit.n_data)
-    trace = run_view(view, model, x, options, _record(a))
+    record = _record(a)
+    if a.vdd is not None:
+        from .views import Record
+
+        record = Record.STEPS  # the charge integral needs every time point
+    trace = run_view(view, model, x, options, record)
+    energy = _energy(model, trace, options, a.vdd) if a.vdd is not None else None
     y = model.outputs(trace)
     write_array(a.output, y)
     if a.trace:
         write_trace(a.trace, trace)
+    if a.json:
+        from .jsontext import dumps
+
+        print(dumps({"model": model.name, "digest": model.digest, "view": view.name, "inputs": int(x.shape[0]),
+                     "output": a.output, "shape": list(y.shape), "ran": str(trace.extra.get("label", view.description)),
+                     "energy": energy.as_dict() if energy else None}))
+        return
     print(f"ran {model.name} ({view.name} view) on {plural(x.shape[0], 'input')} -> {a.output} {tuple(y.shape)}")
+    if energy is not None:
+        print(f"  {energy.summary()}")
 
 
 def _parser_eval() -> _Parser:
@@ -351,6 +387,7 @@ def _parser_verify(view) -> _Parser:
                                   "under --mismatch the histogram of the trials")
     p.add_argument("--json", action="store_true", help="print the report as one JSON document")
     _record_arguments(p, "view's")
+    _vdd_argument(p)
     mc = p.add_argument_group("mismatch Monte Carlo (each trial against the float model perturbed alike)")
     mc.add_argument("--mismatch", type=float, metavar="SIGMA",
                     help="relative spread of every learned scalar: p' = p + SIGMA * max(|p|, p_ref) * eps")
@@ -403,9 +440,20 @@ def cmd_verify(argv):
                                                                                    a.seed)
     if monte_carlo is not None:
         return _verify_monte_carlo(a, model, view, x, options, monte_carlo)
-    record = Record.STEPS if a.plot else _record(a)
+    if a.vdd is not None:
+        from .energy import check_vdd
+
+        check_vdd(a.vdd)
+    record = Record.STEPS if a.plot or a.vdd is not None else _record(a)
     res = verify(model, view, x, options, a.tol, record)
     report = res.report
+    if a.vdd is not None:
+        import dataclasses
+
+        from .energy import float_charge
+
+        reference = float_charge(model, x, bool(getattr(options, "reverse", False)))
+        report = dataclasses.replace(report, energy=_energy(model, res.trace, options, a.vdd, reference).as_dict())
     if a.plot:
         plot_overlay(a.plot, model, view.name, res.reference, res.trace)
     if a.trace:
@@ -427,6 +475,12 @@ def cmd_verify(argv):
             print(f"  {key.replace('_', ' ')}: {value}")
         if report.argmax_agreement is not None:
             print(f"  argmax agreement {report.argmax_agreement:.4f}")
+        if report.energy is not None:
+            from .energy import Energy
+
+            e = report.energy
+            print("  " + Energy(e["vdd"], e["cap"], e["tau"], e["forward_time"], tuple(e["charge"]),
+                                tuple(e["reference_charge"])).summary())
         if a.plot:
             print(f"  plot: {a.plot}")
         print(f"  {'passed' if report.passed else 'FAILED: ' + str(report.first_divergence)}")
@@ -469,7 +523,8 @@ def _verify_monte_carlo(a, model, view, x, options, mismatch) -> None:
     from .verify import VerifyMismatch
 
     labels = read_array(a.labels, "--labels") if a.labels else None
-    report = monte_carlo(model, view, x, options, mismatch, a.trials, a.tol, labels, a.scheduler, a.jobs)
+    report = monte_carlo(model, view, x, options, mismatch, a.trials, a.tol, labels, a.scheduler, a.jobs,
+                         vdd=a.vdd)
     if a.plot and report.per_trial:
         plot_histogram(a.plot, report)
     if a.json:
@@ -489,6 +544,13 @@ def _verify_monte_carlo(a, model, view, x, options, mismatch) -> None:
                   f"min {spread.min:.4g}, max {spread.max:.4g} (nominal {report.nominal_metric:.4g})")
             print("  output deviation |trial - nominal|: " + ", ".join(
                 f"n{node} mean {d['mean']:.3g} max {d['max']:.3g}" for node, d in report.deviation.items()))
+        if report.energy is not None:
+            e = report.energy
+            unit = "J" if e["cap"] != 1.0 or e["tau"] != 1.0 else "model units"
+            m = e["mean_energy"]
+            print(f"  energy per input at VDD {e['vdd']:g} V (a lower bound): mean over trials {m['mean']:.4g} {unit} "
+                  f"(std {m['std']:.3g}, min {m['min']:.4g}, max {m['max']:.4g}); the float model's charge, "
+                  f"perturbed alike, differs by at most {e['max_relative_difference']:.2g} (relative)")
         for f in report.failures:
             print(f"  trial {f['trial']} FAILED: {f['error']}")
         if a.plot and report.per_trial:

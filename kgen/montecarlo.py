@@ -60,13 +60,18 @@ class TrialResult:
     passed: bool
     first_divergence: str | None
     label: str  # how the view ran (simulator, runs, seconds): not part of the result's identity
+    charge: np.ndarray | None = None  # (B,) with energy: the charge the edges move, model units
+    reference_charge: np.ndarray | None = None  # (B,) the perturbed float model's
 
     def to_bytes(self, key: str) -> bytes:
         meta = {"schema": CACHE_SCHEMA, "key": key, "trial": self.trial, "digest": self.digest,
                 "max_abs_error": self.max_abs_error, "passed": self.passed,
                 "first_divergence": self.first_divergence}  # not the label: how it ran is not what it found
+        arrays = {"outputs": self.outputs, "reference": self.reference}
+        if self.charge is not None:
+            arrays.update(charge=self.charge, reference_charge=self.reference_charge)
         buf = io.BytesIO()
-        np.savez(buf, outputs=self.outputs, reference=self.reference, meta=np.array(json.dumps(meta, sort_keys=True)))
+        np.savez(buf, **arrays, meta=np.array(json.dumps(meta, sort_keys=True)))
         return buf.getvalue()
 
     @classmethod
@@ -79,7 +84,8 @@ class TrialResult:
                     return None
                 return cls(int(meta["trial"]), meta["digest"], z["outputs"], z["reference"],
                            float(meta["max_abs_error"]), bool(meta["passed"]), meta["first_divergence"],
-                           "from the cache")
+                           "from the cache", z["charge"] if "charge" in z.files else None,
+                           z["reference_charge"] if "charge" in z.files else None)
         except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError):
             return None
 
@@ -95,19 +101,28 @@ class TrialTask:
     mismatch: Mismatch
     x: np.ndarray
     tolerance: float | None
+    energy: bool = False  # also the charge the edges move (every time point recorded)
 
 
 def run_trial(task: TrialTask) -> TrialResult:
     """One Monte Carlo trial: the view on the perturbed circuit against the float model perturbed alike."""
     from .plugins import VIEWS
     from .verify import verify
+    from .views import Record
 
     circuit = task.mismatch.apply(task.model.circuit, task.trial)
     model = task.model.replace(circuit=circuit, quant=None, hdl=None)
-    res = verify(model, VIEWS.get(task.view), task.x, task.options, task.tolerance)
+    record = Record.STEPS if task.energy else Record.BOUNDARIES
+    res = verify(model, VIEWS.get(task.view), task.x, task.options, task.tolerance, record)
     r = res.report
+    charge = reference_charge = None
+    if task.energy:
+        from .energy import edge_charge, float_charge
+
+        charge = edge_charge(circuit, res.trace)
+        reference_charge = float_charge(model, task.x, bool(getattr(task.options, "reverse", False)))
     return TrialResult(task.trial, circuit.digest, model.outputs(res.trace), model.outputs(res.reference),
-                       r.max_abs_error, r.passed, r.first_divergence, r.simulator)
+                       r.max_abs_error, r.passed, r.first_divergence, r.simulator, charge, reference_charge)
 
 
 def _plain(value):
@@ -126,7 +141,7 @@ def trial_key(task: TrialTask) -> str:
     text = json.dumps({"kgen": __version__, "digest": task.model.circuit.digest, "view": task.view,
                        "options": options, "mismatch": task.mismatch.as_dict(), "trial": task.trial,
                        "inputs": hashlib.sha256(x.tobytes()).hexdigest(), "shape": list(x.shape),
-                       "tolerance": task.tolerance}, sort_keys=True)
+                       "tolerance": task.tolerance, "energy": task.energy}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -160,6 +175,7 @@ class MonteCarloReport:
     deviation: dict  # output node -> Spread of |output - nominal| over trials and inputs
     per_trial: list  # [{trial, digest, max_abs_error, passed, metric, max_deviation}]
     failures: list  # [{trial, error}]
+    energy: dict | None = None  # --vdd: the mean energy per input over the trials, and per trial
     run: dict = field(default_factory=dict)  # executor, ran, cached, seconds: how, not what
 
     @property
@@ -210,7 +226,7 @@ def check_labels(labels, batch: int, model) -> np.ndarray | None:
 
 def monte_carlo(model, view, x: np.ndarray, options, mismatch: Mismatch, trials: int,
                 tolerance: float | None = None, labels=None, scheduler: str | None = None,
-                jobs: int | None = None, cache: Path | None = None) -> MonteCarloReport:
+                jobs: int | None = None, cache: Path | None = None, vdd: float | None = None) -> MonteCarloReport:
     """Run `trials` mismatch trials of `view` on inputs x; see the module text."""
     from .executor import executor_for
     from .fsutil import atomic_write_bytes
@@ -230,7 +246,11 @@ def monte_carlo(model, view, x: np.ndarray, options, mismatch: Mismatch, trials:
         # depend on how many cores its machine has
         options = dataclasses.replace(options, workers=1)
     start = time.perf_counter()
-    tasks = [TrialTask(k, model, view.name, options, mismatch, x, tolerance) for k in range(trials)]
+    if vdd is not None:
+        from .energy import check_vdd
+
+        check_vdd(vdd)
+    tasks = [TrialTask(k, model, view.name, options, mismatch, x, tolerance, vdd is not None) for k in range(trials)]
     keys = [trial_key(t) for t in tasks]
     folder = (cache or cache_root()) / "montecarlo"
     results: dict[int, TrialResult] = {}
@@ -281,7 +301,21 @@ def monte_carlo(model, view, x: np.ndarray, options, mismatch: Mismatch, trials:
         metric_spread=Spread.of(metrics) if metrics else None,
         fidelity=Spread.of([r.max_abs_error for r in done]) if done else None,
         passed_trials=sum(r.passed for r in done), deviation=deviation, per_trial=per_trial,
-        failures=sorted(failures, key=lambda f: f["trial"]), run=run)
+        failures=sorted(failures, key=lambda f: f["trial"]), run=run,
+        energy=_energy_spread(done, vdd, options, model) if vdd is not None and done else None)
+
+
+def _energy_spread(done: list, vdd: float, options, model) -> dict:
+    """Per trial the mean energy per input (physical units under --cap/--tau) and the charge's agreement
+    with the float model perturbed alike; over the trials their spread."""
+    cap, tau = getattr(options, "cap", 1.0), getattr(options, "tau", 1.0)
+    c = model.circuit
+    per = [float(vdd * cap * np.mean(r.charge)) for r in done]
+    rel = [float(np.max(np.abs(r.charge - r.reference_charge) / np.maximum(np.abs(r.reference_charge), 1e-300)))
+           for r in done]
+    return {"vdd": vdd, "cap": cap, "tau": tau, "forward_time": abs(c.t_final - c.windows[0].t_start) * tau,
+            "mean_energy": dataclasses.asdict(Spread.of(per)), "per_trial_mean_energy": per,
+            "max_relative_difference": max(rel), "lower_bound": True}
 
 
 def plot_histogram(path: str, report: MonteCarloReport) -> None:

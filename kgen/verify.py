@@ -46,6 +46,7 @@ class VerifyReport:
     passed: bool
     first_divergence: str | None = None
     details: dict = field(default_factory=dict)  # what the view measured besides its states (cycles, runs)
+    energy: dict | None = None  # --vdd: forward time, charge and energy per input (kgen.energy.Energy)
 
     def as_dict(self) -> dict:
         return asdict(self)
