@@ -400,6 +400,8 @@ def _parser_verify(view) -> _Parser:
     mc.add_argument("--jobs", type=int, help="trials run side by side on this machine (default: the cores)")
     mc.add_argument("--scheduler", metavar="ADDRESS",
                     help="run the trials on a Dask cluster: tcp://HOST:PORT or a scheduler file")
+    mc.add_argument("--cache", metavar="DIR", help="where finished trials are kept, so a re-run runs only the "
+                                                   "missing ones (default $KGEN_CACHE_DIR, else ~/.cache/kgen)")
     add_arguments(p, view.Options)
     return p
 
@@ -494,7 +496,8 @@ def _monte_carlo_request(a):
     """The Mismatch of `kgen verify --mismatch`, checked before anything runs; None without --mismatch."""
     from .mismatch import Mismatch
 
-    mc_flags = [("--trials", a.trials), ("--labels", a.labels), ("--jobs", a.jobs), ("--scheduler", a.scheduler)]
+    mc_flags = [("--trials", a.trials), ("--labels", a.labels), ("--jobs", a.jobs), ("--scheduler", a.scheduler),
+                ("--cache", a.cache)]
     if a.mismatch is None:
         if a.cap_tolerance:
             mc_flags.append(("--cap-tolerance", a.cap_tolerance))
@@ -523,8 +526,10 @@ def _verify_monte_carlo(a, model, view, x, options, mismatch) -> None:
     from .verify import VerifyMismatch
 
     labels = read_array(a.labels, "--labels") if a.labels else None
+    from pathlib import Path
+
     report = monte_carlo(model, view, x, options, mismatch, a.trials, a.tol, labels, a.scheduler, a.jobs,
-                         vdd=a.vdd)
+                         Path(a.cache) if a.cache else None, vdd=a.vdd)
     if a.plot and report.per_trial:
         plot_histogram(a.plot, report)
     if a.json:

@@ -23,7 +23,7 @@ from kgen.modelfile import load_model
 ALL_VIEWS = ["float", "spice", "veriloga", "fixed", "rtl"]
 QUICK_QUANTIZE = "{samples: 100, ref-samples: 16, eval-samples: 16, table-samples: 4, dt: 0.05}"
 # The steps the caching and kill tests run: no simulators, so they stay quick.
-QUICK_OFF = ("evaluate", "export-veriloga", "verify-spice", "verify-veriloga", "verify-rtl")
+QUICK_OFF = ("evaluate", "export-veriloga", "verify-spice", "verify-veriloga", "monte-carlo", "verify-rtl")
 QUICK_STEPS = [s for s in STEP_NAMES if s not in QUICK_OFF]
 
 
@@ -32,6 +32,8 @@ def write_flow(folder: Path, off=(), quantize=QUICK_QUANTIZE, samples=2) -> Path
     if not model.exists():
         assert main(["example", "-o", str(model)]) == 0
     steps = "".join(f"  {s}: false\n" for s in off)
+    if "monte-carlo" not in off:
+        steps += "  monte-carlo: {trials: 3}\n"
     text = f"model: m.kgen\ninputs: {{samples: {samples}, seed: 3}}\nsteps:\n  quantize: {quantize}\n{steps}"
     path = folder / "flow.yaml"
     path.write_text(text)
@@ -151,7 +153,10 @@ def test_every_step_every_view_and_the_rendered_report(tmp_path, capsys):
     assert doc["all_within_contract"] is True
     assert doc["model"]["digest"] == load_model(tmp_path / "m.kgen").digest
     assert doc["fixed_point"]["read"] == str(load_model(out / "steps" / "quantize" / "model.kgen").quant.read)
-    assert len(doc["plots"]) == 4
+    assert len(doc["plots"]) == 5
+    mc = doc["monte_carlo"]
+    assert mc["trials"] == 3 and mc["passed_trials"] == 3 and mc["passed"] and mc["fidelity"]["max"] <= 1e-4
+    assert mc["mismatch"]["sigma"] == 0.05 and mc["metric"] == "displacement" and mc["metric_spread"]["min"] > 0
     assert {"ngspice", "vacask", "openvaf", "verilator", "torch"} <= set(doc["tools"])
     assert doc["tools"]["rtl view"].startswith("RTL (verilator, standalone bench")  # the flow's default simulator
 
@@ -161,12 +166,13 @@ def test_every_step_every_view_and_the_rendered_report(tmp_path, capsys):
     assert dom.returncode == 0, dom.stderr[-2000:]
     page = _Dom()
     page.feed(dom.stdout)
-    assert page.ids["image-check"].strip() == "images loaded: 4 of 4"  # written by the page's script on load
+    assert page.ids["image-check"].strip() == "images loaded: 5 of 5"  # written by the page's script on load
     assert [r[0] for r in page.rows["views"][1:]] == ALL_VIEWS
     assert all("passed" in r for r in page.rows["views"][2:])
     card = dict((r[0], r[1]) for r in page.rows["model-card"] if len(r) == 2)
     assert card["digest"] == doc["model"]["digest"] and card["nodes"] == "6" and card["edges"] == "24"
     assert "Every view is within its contract." in page.ids["verdict"]
+    assert page.rows["monte-carlo"][0][0] == "fidelity: each trial vs the float model perturbed alike"
 
 
 def test_second_run_does_nothing_and_a_changed_option_reruns_its_branch(quick, tmp_path, capsys):
@@ -260,7 +266,7 @@ def test_a_killed_flow_resumes_to_the_same_report(quick, tmp_path, capsys, sig):
      "flow file {f}: steps.verify-spice.tolerance: expected an option of kgen verify --view spice ("),
     ("model: m.kgen\nsteps:\n  synthesize: {}\n",
      "flow file {f}: steps: expected steps among evaluate, float, export-spice, export-veriloga, verify-spice, "
-     "verify-veriloga, quantize, fixed, export-verilog, verify-rtl, found 'synthesize'"),
+     "verify-veriloga, monte-carlo, quantize, fixed, export-verilog, verify-rtl, found 'synthesize'"),
     ("model: m.kgen\ninputz: {samples: 3}\n",
      "flow file {f}: inputz: expected one of model, inputs, steps, found unknown key 'inputz'"),
     ("model: m.kgen\ninputs: {samples: 0}\n", "flow file {f}: inputs.samples: expected a count in 1..100000, found 0"),

@@ -145,6 +145,12 @@ def collect(engine) -> dict:
                        "param_width": q.quant.param_width, "steps": list(q.quant.steps),
                        "lanes": q.hdl.lanes if q.hdl else None, "units": q.hdl.units if q.hdl else None,
                        "calibration": q.quant.extra}
+    monte_carlo = None
+    if "monte-carlo" in deps:
+        mc = _json(folder("monte-carlo") / "montecarlo.json")
+        monte_carlo = {k: mc[k] for k in ("view", "trials", "inputs", "mismatch", "tolerance", "fidelity",
+                                          "passed_trials", "metric", "metric_spread", "nominal_metric", "deviation",
+                                          "failures", "passed")}
     timings = [{"step": s, "seconds": engine.state.steps[s].seconds, "applies": engine.state.steps[s].applies,
                 "commands": engine.state.steps[s].commands} for s in deps if s in engine.state.steps]
     card = {k: info[k] for k in ("name", "task", "nodes", "edges", "inputs", "outputs", "parameters", "kinds",
@@ -154,8 +160,11 @@ def collect(engine) -> dict:
         "schema": "kgen.flow-report/1", "kgen": __version__, "flow": engine.spec.origin, "model": card,
         "inputs": {"count": int(x.shape[0]), "width": int(x.shape[1]), "values": x.tolist()},
         "views": views, "differences": differences, "evaluation": evaluation, "fixed_point": fixed_point,
-        "all_within_contract": all(r.get("passed", True) for r in views),
-        "plots": [f"{s}/verify.png" for _, s, _ in VIEW_STEPS if s in deps and (folder(s) / "verify.png").exists()],
+        "monte_carlo": monte_carlo,
+        "all_within_contract": all(r.get("passed", True) for r in views) and (monte_carlo or {}).get("passed", True),
+        "plots": [f"{s}/verify.png" for _, s, _ in VIEW_STEPS if s in deps and (folder(s) / "verify.png").exists()]
+        + (["monte-carlo/montecarlo.png"] if monte_carlo and (folder("monte-carlo") / "montecarlo.png").exists()
+           else []),
         "tools": _versions(verifies, deps, engine.spec), "steps": timings,
     }
 

@@ -137,12 +137,22 @@ def _verify(view: str, step: str, model_step: str):
     return plan
 
 
+def _monte_carlo(ctx: Context) -> list[Command]:
+    # finished trials are kept beside the steps (OUT/cache), so a killed flow re-run finishes only the
+    # missing ones, and a changed option keeps the trials it did not change
+    cache = ctx.stage.parent.parent / MONTE_CARLO_CACHE
+    return [Command(("verify", ctx.path("model", MODEL_FILE), "--view", "veriloga", "--inputs",
+                     ctx.path("inputs", INPUTS_FILE), "--plot", ctx.out("montecarlo.png"), "--cache", str(cache),
+                     *flags(ctx.options("monte-carlo")), "--json"), stdout="montecarlo.json")]
+
+
 def _quantize(ctx: Context) -> list[Command]:
     return [Command(("quantize", ctx.path("model", MODEL_FILE), "-o", ctx.out(MODEL_FILE),
                      *flags(ctx.options("quantize"))))]
 
 
 VERIFY_FLAGS = ("--view", "--inputs", "--samples", "--plot", "--trace", "--json", "--record")
+MONTE_CARLO_CACHE = "cache"
 NGSPICE, VERILOGA_TOOLS, ICARUS = ("kgen.codegen.tools:NGSPICE",), ("kgen.codegen.tools:VACASK",
                                                                      "kgen.codegen.tools:OPENVAF"), \
     ("kgen.hdl.tools:IVERILOG",)
@@ -161,6 +171,9 @@ STEPS = {s.name: s for s in (
          _verify("spice", "verify-spice", "model"), "ngspice against the float reference", NGSPICE),
     Step("verify-veriloga", ("model", "inputs"), "verify --view veriloga", VERIFY_FLAGS,
          _verify("veriloga", "verify-veriloga", "model"), "VACASK against the float reference", VERILOGA_TOOLS),
+    Step("monte-carlo", ("model", "inputs"), "verify --view veriloga", VERIFY_FLAGS + ("--cache",), _monte_carlo,
+         "mismatch Monte Carlo in VACASK, each trial against the float model perturbed alike", VERILOGA_TOOLS,
+         (("mismatch", 0.05), ("trials", 10))),
     Step("quantize", ("model",), "quantize", ("-o", "--output"), _quantize, "the fixed-point twin's dt and formats"),
     Step("fixed", ("quantize", "inputs"), "verify --view fixed", VERIFY_FLAGS,
          _verify("fixed", "fixed", "quantize"), "the bit-exact twin against float Euler and its bound"),
