@@ -114,7 +114,7 @@ def simulate(circuit: Circuit, target, options, initial: np.ndarray, settings: R
     extra = {"label": f"{simulator.label}, {mode}, {job.runs} simulator runs, {seconds:.1f} s",
              "details": {"simulator_runs": job.runs}, "recorded_nodes": tuple(saved)}
     return Trace(t, v, np.zeros(v.shape, np.uint8), window, source or target.name,
-                 f"{simulator.name} {options.accuracy.method}", circuit.digest, fixed_step=False, extra=extra)
+                 f"{simulator.name} {options.transient.method}", circuit.digest, fixed_step=False, extra=extra)
 
 
 class _Job:

@@ -108,7 +108,7 @@ class SpiceOptions(AnalogTargetOptions):
     title = "spice target"
     dialect: SpiceDialect = option(SpiceDialect.NGSPICE, help="ngspice (runnable here), xyce or spectre "
                                                               "(golden text only)")
-    accuracy: Accuracy = field(default=SPICE_ACCURACY)
+    preset: Accuracy = field(default=SPICE_ACCURACY)
 
 
 SourceLine = namedtuple("SourceLine", "name src des current")
@@ -160,7 +160,7 @@ def write_spice(circuit: Circuit, options: SpiceOptions, folder: Path, initial: 
     from . import environment, printers
 
     spec = options.dialect.spec
-    ctx = netlist_context(circuit, options.units, options.accuracy, options.save, initial, schedule,
+    ctx = netlist_context(circuit, options.units, options.transient, options.save, initial, schedule,
                           f"spice ({options.dialect.value})")
     printer = getattr(printers, spec.printer)
     # one template per kind and grounded terminal (a grounded terminal is printed as 0 V)

@@ -21,7 +21,8 @@ from kgen.errors import UnsupportedError, expected_found
 from kgen.options import option
 from kgen.targets import Target
 
-from .analog import Accuracy, Save, Schedule, Units, cap_option, check_units, save_option, tau_option
+from .analog import (Accuracy, Save, Schedule, Units, accuracy_option, cap_option, check_accuracy, check_option,
+                     check_units, save_option, tau_option)
 
 if TYPE_CHECKING:
     from kgen.circuit import Circuit
@@ -53,12 +54,6 @@ def inputs_option():
                              "(default: one copy starting from 0 V)", metavar="X.npy")
 
 
-def check_option():
-    return option(False, help="also simulate the exported inputs (ngspice for spice, VACASK for veriloga) at "
-                              "maxstep and maxstep / 2 and report the change of the window-boundary voltages "
-                              "(has the result converged?)")
-
-
 @dataclass(frozen=True, eq=False)
 class AnalogTargetOptions:
     """What both analog targets take; a subclass declares `dialect` (first flag) and its `accuracy` preset."""
@@ -69,9 +64,11 @@ class AnalogTargetOptions:
     check: bool = check_option()
     cap: float = cap_option()
     tau: float = tau_option()
-    accuracy: Accuracy = Accuracy()  # the transient preset (not a flag; --check halves its maxstep)
+    accuracy: float | None = accuracy_option()
+    preset: Accuracy = Accuracy()  # the transient preset (not a flag): --accuracy scales it, --check halves maxstep
 
     def __post_init__(self):
+        check_accuracy(self.accuracy)
         if self.check and self.dialect.simulator is None:
             raise UnsupportedError(expected_found("--check", "a dialect simulated here",
                                                   f"--dialect {self.dialect.value}"))
@@ -81,8 +78,16 @@ class AnalogTargetOptions:
     def units(self) -> Units:
         return Units(self.cap, self.tau)
 
+    @property
+    def transient(self) -> Accuracy:
+        """The settings the netlists print: the preset, or the one --accuracy derives from it."""
+        return self.preset.for_error(self.accuracy)
+
     def header(self) -> dict:
-        return {"dialect": self.dialect.value, "cap": self.cap, "tau": self.tau, "save": self.save.value}
+        out = {"dialect": self.dialect.value, "cap": self.cap, "tau": self.tau, "save": self.save.value}
+        if self.accuracy is not None:  # only then: the manifests of preset exports stay as they were
+            out["accuracy"] = self.accuracy
+        return out
 
 
 class AnalogTarget(Target):

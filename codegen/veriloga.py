@@ -99,7 +99,7 @@ class VerilogAOptions(AnalogTargetOptions):
     title = "veriloga target"
     dialect: VerilogADialect = option(VerilogADialect.VACASK, help="vacask (runnable here) or spectre "
                                                                    "(ahdl_include; golden text only)")
-    accuracy: Accuracy = field(default=VERILOGA_ACCURACY)
+    preset: Accuracy = field(default=VERILOGA_ACCURACY)
 
 
 Param = namedtuple("Param", "name type default")
@@ -181,7 +181,7 @@ def instance_params(element, rows: tuple[int, ...]) -> str:
 
 
 def context(circuit: Circuit, options: VerilogAOptions, initial: np.ndarray, schedule: Schedule) -> NetlistContext:
-    return netlist_context(circuit, options.units, options.accuracy, options.save, initial, schedule,
+    return netlist_context(circuit, options.units, options.transient, options.save, initial, schedule,
                            f"veriloga ({options.dialect.value})")
 
 

@@ -17,7 +17,8 @@ from kgen.options import option
 from kgen.views import Record, View
 
 from . import spice, veriloga
-from .analog import Save, cap_option, check_units, positive_count, save_option, tau_option
+from .analog import (Save, accuracy_option, cap_option, check_accuracy, check_option, check_units, positive_count,
+                     save_option, tau_option)
 from .target import AnalogTarget
 
 
@@ -43,9 +44,12 @@ class AnalogViewOptions:
     tau: float = tau_option()
     workers: int | None = workers_option()
     copies: int | None = copies_option()
+    accuracy: float | None = accuracy_option()
+    check: bool = check_option()
 
     def __post_init__(self):
         check_units(self.cap, self.tau)
+        check_accuracy(self.accuracy)
         positive_count(self.workers, "--workers")
         positive_count(self.copies, "--copies")
 
@@ -70,9 +74,26 @@ class AnalogView(View):
 
         target = self.target
         circuit = model.circuit
-        target_options = target.options(save=options.save, cap=options.cap, tau=options.tau)
+        target_options = target.options(save=options.save, cap=options.cap, tau=options.tau,
+                                        accuracy=options.accuracy)
         settings = RunSettings(chained=options.chained, workers=options.workers, copies=options.copies)
-        return simulate(circuit, target, target_options, initial_state(circuit, x), settings, record, self.name)
+        initial = initial_state(circuit, x)
+        trace = simulate(circuit, target, target_options, initial, settings, record, self.name)
+        setting = target_options.transient
+        details = {"maxstep": setting.maxstep_fraction * abs(circuit.t_final - circuit.windows[0].t_start)
+                   * options.tau, "reltol": setting.reltol}
+        if options.check:
+            import dataclasses
+
+            import numpy as np
+
+            halved = dataclasses.replace(target_options, preset=setting.halved(), accuracy=None)
+            again = simulate(circuit, target, halved, initial, settings, Record.BOUNDARIES, self.name)
+            ends = np.searchsorted(trace.t, again.t[1:]) if record is Record.STEPS else slice(1, None)
+            with np.errstate(invalid="ignore"):
+                details["change_at_half_maxstep"] = float(np.nanmax(np.abs(trace.v[ends] - again.v[1:])))
+        trace.extra.setdefault("details", {}).update(details)
+        return trace
 
 
 class SpiceView(AnalogView):
