@@ -259,6 +259,16 @@ def _parser_eval() -> _Parser:
     p.add_argument("--images", help="MNIST test images (IDX, e.g. t10k-images-idx3-ubyte[.gz])")
     p.add_argument("--labels", help="MNIST test labels (IDX)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON document")
+    from .mismatch import P_REF
+
+    mc = p.add_argument_group("the metric under mismatch (the float model; the same trials as kgen verify --mismatch)")
+    mc.add_argument("--mismatch", type=float, metavar="SIGMA",
+                    help="relative spread of every learned scalar: p' = p + SIGMA * max(|p|, p_ref) * eps")
+    mc.add_argument("--cap-tolerance", type=float, default=0.0, metavar="S",
+                    help="relative spread of every node capacitor: C' = C (1 + S * eps) (default 0)")
+    mc.add_argument("--p-ref", type=float, default=P_REF, metavar="P",
+                    help=f"absolute floor of the parameter spread (default {P_REF:g})")
+    mc.add_argument("--trials", type=int, metavar="N", help="Monte Carlo trials; trial k draws from (--seed, k)")
     return p
 
 
@@ -271,6 +281,17 @@ def cmd_eval(argv):
     from .jsontext import dumps
 
     check_count(a.samples, "--samples")
+    mismatch = None
+    if a.mismatch is None and (a.trials is not None or a.cap_tolerance):
+        raise InputError(expected_found("--trials" if a.trials is not None else "--cap-tolerance",
+                                        "--mismatch SIGMA beside it", "none"))
+    if a.mismatch is not None:
+        from .mismatch import Mismatch
+
+        if a.trials is None:
+            raise InputError(expected_found("--mismatch", "--trials N beside it", "none"))
+        check_count(a.trials, "--trials")
+        mismatch = Mismatch(a.mismatch, a.cap_tolerance, a.p_ref, a.seed)
     circuit = _load(a.model).circuit
     images = labels = None
     if a.images or a.labels:
@@ -282,6 +303,17 @@ def cmd_eval(argv):
             raise InputError(expected_found("MNIST labels", f"{len(images)} labels", str(len(labels))))
     from .progress import callback
 
+    if mismatch is not None:
+        from .montecarlo import eval_mismatch
+
+        spread = eval_mismatch(circuit, a.task, mismatch, a.trials, a.samples, a.seed, images, labels)
+        if a.json:
+            print(dumps(spread))
+        else:
+            print(f"{circuit.name} on {spread['task']} under mismatch {mismatch.describe()}, {plural(a.trials, 'trial')}: "
+                  f"{spread['metric']} mean {spread['mean']:.4f}, std {spread['std']:.4f}, worst {spread['worst']:.4f} "
+                  f"(nominal {spread['nominal']:.4f}; mean change {spread['mean'] - spread['nominal']:+.4f})")
+        return
     res = evaluate(circuit, a.task, a.samples, a.seed, images, labels, progress=callback(f"eval {a.task}", "sample"))
     if a.json:
         print(dumps(res.as_dict()))

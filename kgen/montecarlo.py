@@ -318,6 +318,26 @@ def _energy_spread(done: list, vdd: float, options, model) -> dict:
             "max_relative_difference": max(rel), "lower_bound": True}
 
 
+def eval_mismatch(circuit, task: str, mismatch: Mismatch, trials: int, n_samples: int = 20000, seed: int = 0,
+                  images=None, labels=None) -> dict:
+    """`kgen eval --mismatch`: the float model's task metric on the nominal circuit and on each of `trials`
+    perturbed ones (trial k: the same circuit as `kgen verify --mismatch`'s trial k), on the same data."""
+    from .evaluate import evaluate
+    from .progress import bar
+
+    nominal = evaluate(circuit, task, n_samples, seed, images, labels)
+    values = []
+    with bar(trials, f"eval {task} under mismatch", "trial") as shown:
+        for k in range(trials):
+            values.append(evaluate(mismatch.apply(circuit, k), task, n_samples, seed, images, labels).value)
+            shown.update(1)
+    higher_is_better = nominal.metric.startswith("top")  # accuracy; NLL and loss: lower is better
+    a = np.asarray(values)
+    return {"task": nominal.task, "metric": nominal.metric, "nominal": nominal.value, "n_samples": nominal.n_samples,
+            "mismatch": mismatch.as_dict(), "trials": trials, "values": values, "mean": float(a.mean()),
+            "std": float(a.std()), "worst": float(a.min() if higher_is_better else a.max())}
+
+
 def plot_histogram(path: str, report: MonteCarloReport) -> None:
     """The metric's distribution over the trials beside each trial's fidelity error."""
     import matplotlib

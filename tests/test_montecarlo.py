@@ -270,3 +270,27 @@ def test_bad_energy_requests(demo, tmp_path, capsys, args, message):
                  str(tmp_path / "y.npy"), *args]) == 2
     assert capsys.readouterr().err.strip() == f"kgen: error: {message}"
     assert not (tmp_path / "y.npy").exists()
+
+
+# -- kgen eval --mismatch: the float model's figure ------------------------------------------------------------
+@pytest.mark.slow
+def test_eval_under_mismatch_moves_the_metric_from_the_nominal_one(reference, capsys):
+    model = str(reference / "twomoon")
+    assert main(["eval", model, "--task", "twomoon", "--samples", "200", "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["eval", model, "--task", "twomoon", "--samples", "200", "--mismatch", "0.05", "--trials", "2",
+                 "--json"]) == 0
+    spread = json.loads(capsys.readouterr().out)
+    assert spread["nominal"] == plain["value"] and spread["metric"] == "heldout_nll" and spread["trials"] == 2
+    assert len(spread["values"]) == 2 and all(v != spread["nominal"] for v in spread["values"])
+    assert spread["worst"] == max(spread["values"]) and spread["mismatch"]["sigma"] == 0.05
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--trials", "3"], "--trials: expected --mismatch SIGMA beside it, found none"),
+    (["--mismatch", "0.1"], "--mismatch: expected --trials N beside it, found none"),
+    (["--mismatch", "-1", "--trials", "2"], "--mismatch: expected a finite number >= 0, found -1.0"),
+])
+def test_bad_eval_mismatch(demo, capsys, args, message):
+    assert main(["eval", str(demo), "--task", "twomoon", *args]) == 2
+    assert capsys.readouterr().err.strip() == f"kgen: error: {message}"
