@@ -259,16 +259,8 @@ def _parser_eval() -> _Parser:
     p.add_argument("--images", help="MNIST test images (IDX, e.g. t10k-images-idx3-ubyte[.gz])")
     p.add_argument("--labels", help="MNIST test labels (IDX)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON document")
-    from .mismatch import P_REF
-
-    mc = p.add_argument_group("the metric under mismatch (the float model; the same trials as kgen verify --mismatch)")
-    mc.add_argument("--mismatch", type=float, metavar="SIGMA",
-                    help="relative spread of every learned scalar: p' = p + SIGMA * max(|p|, p_ref) * eps")
-    mc.add_argument("--cap-tolerance", type=float, default=0.0, metavar="S",
-                    help="relative spread of every node capacitor: C' = C (1 + S * eps) (default 0)")
-    mc.add_argument("--p-ref", type=float, default=P_REF, metavar="P",
-                    help=f"absolute floor of the parameter spread (default {P_REF:g})")
-    mc.add_argument("--trials", type=int, metavar="N", help="Monte Carlo trials; trial k draws from (--seed, k)")
+    _mismatch_arguments(p.add_argument_group("the metric under mismatch (the float model; the same trials as "
+                                             "kgen verify --mismatch)"))
     return p
 
 
@@ -281,17 +273,7 @@ def cmd_eval(argv):
     from .jsontext import dumps
 
     check_count(a.samples, "--samples")
-    mismatch = None
-    if a.mismatch is None and (a.trials is not None or a.cap_tolerance):
-        raise InputError(expected_found("--trials" if a.trials is not None else "--cap-tolerance",
-                                        "--mismatch SIGMA beside it", "none"))
-    if a.mismatch is not None:
-        from .mismatch import Mismatch
-
-        if a.trials is None:
-            raise InputError(expected_found("--mismatch", "--trials N beside it", "none"))
-        check_count(a.trials, "--trials")
-        mismatch = Mismatch(a.mismatch, a.cap_tolerance, a.p_ref, a.seed)
+    mismatch = _mismatch_of(a)
     circuit = _load(a.model).circuit
     images = labels = None
     if a.images or a.labels:
@@ -399,8 +381,20 @@ def cmd_example(argv):
           f"kinds {', '.join(circuit.kinds)} -> {a.output} ({digest[:12]})")
 
 
-def _parser_verify(view) -> _Parser:
+def _mismatch_arguments(group) -> None:
+    """The flags of the one mismatch model, the same in every command that takes them."""
     from .mismatch import P_REF
+
+    group.add_argument("--mismatch", type=float, metavar="SIGMA",
+                       help="relative spread of every learned scalar: p' = p + SIGMA * max(|p|, p_ref) * eps")
+    group.add_argument("--cap-tolerance", type=float, default=0.0, metavar="S",
+                       help="relative spread of every node capacitor: C' = C (1 + S * eps) (default 0)")
+    group.add_argument("--p-ref", type=float, default=P_REF, metavar="P",
+                       help=f"absolute floor of the parameter spread (default {P_REF:g})")
+    group.add_argument("--trials", type=int, metavar="N", help="Monte Carlo trials; trial k draws from (--seed, k)")
+
+
+def _parser_verify(view) -> _Parser:
     from .options import add_arguments
     from .plugins import VIEWS
 
@@ -421,13 +415,7 @@ def _parser_verify(view) -> _Parser:
     _record_arguments(p, "view's")
     _vdd_argument(p)
     mc = p.add_argument_group("mismatch Monte Carlo (each trial against the float model perturbed alike)")
-    mc.add_argument("--mismatch", type=float, metavar="SIGMA",
-                    help="relative spread of every learned scalar: p' = p + SIGMA * max(|p|, p_ref) * eps")
-    mc.add_argument("--cap-tolerance", type=float, default=0.0, metavar="S",
-                    help="relative spread of every node capacitor: C' = C (1 + S * eps) (default 0)")
-    mc.add_argument("--p-ref", type=float, default=P_REF, metavar="P",
-                    help=f"absolute floor of the parameter spread (default {P_REF:g})")
-    mc.add_argument("--trials", type=int, metavar="N", help="Monte Carlo trials; trial k draws from (--seed, k)")
+    _mismatch_arguments(mc)
     mc.add_argument("--labels", metavar="Y.npy", help="class labels of --inputs (classifiers: accuracy per trial)")
     mc.add_argument("--jobs", type=int, help="trials run side by side on this machine (default: the cores)")
     mc.add_argument("--scheduler", metavar="ADDRESS",
@@ -524,22 +512,29 @@ def cmd_verify(argv):
                                             f"{report.max_abs_error:.3g}"))
 
 
-def _monte_carlo_request(a):
-    """The Mismatch of `kgen verify --mismatch`, checked before anything runs; None without --mismatch."""
+def _mismatch_of(a, only_with: tuple[tuple[str, object], ...] = ()):
+    """The Mismatch the flags ask for (checked before anything runs); None without --mismatch, when the
+    flags that only mean something beside it (`only_with`, --trials, --cap-tolerance) are refused."""
     from .mismatch import Mismatch
 
-    mc_flags = [("--trials", a.trials), ("--labels", a.labels), ("--jobs", a.jobs), ("--scheduler", a.scheduler),
-                ("--cache", a.cache)]
     if a.mismatch is None:
-        if a.cap_tolerance:
-            mc_flags.append(("--cap-tolerance", a.cap_tolerance))
-        given = [flag for flag, value in mc_flags if value is not None and value is not False]
+        given = [flag for flag, value in (("--trials", a.trials), *only_with, ("--cap-tolerance", a.cap_tolerance))
+                 if value is not None and value is not False and value != 0.0]
         if given:
             raise InputError(expected_found(given[0], "--mismatch SIGMA beside it (a Monte Carlo run)", "none"))
         return None
     if a.trials is None:
         raise InputError(expected_found("--mismatch", "--trials N beside it", "none"))
     check_count(a.trials, "--trials")
+    return Mismatch(a.mismatch, a.cap_tolerance, a.p_ref, a.seed)
+
+
+def _monte_carlo_request(a):
+    """The Mismatch of `kgen verify --mismatch`, checked before anything runs; None without --mismatch."""
+    mismatch = _mismatch_of(a, (("--labels", a.labels), ("--jobs", a.jobs), ("--scheduler", a.scheduler),
+                                ("--cache", a.cache)))
+    if mismatch is None:
+        return None
     check_count(a.jobs, "--jobs")
     for flag, value in (("--trace", a.trace), ("--record", a.record)):
         if value is not None:
@@ -548,7 +543,7 @@ def _monte_carlo_request(a):
     if a.labels and not a.inputs:
         raise InputError(expected_found("--labels", "--inputs X.npy beside it (the labels of those inputs)",
                                         "--samples"))
-    return Mismatch(a.mismatch, a.cap_tolerance, a.p_ref, a.seed)
+    return mismatch
 
 
 def _verify_monte_carlo(a, model, view, x, options, mismatch) -> None:

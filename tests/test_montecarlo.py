@@ -287,7 +287,7 @@ def test_eval_under_mismatch_moves_the_metric_from_the_nominal_one(reference, ca
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--trials", "3"], "--trials: expected --mismatch SIGMA beside it, found none"),
+    (["--trials", "3"], "--trials: expected --mismatch SIGMA beside it (a Monte Carlo run), found none"),
     (["--mismatch", "0.1"], "--mismatch: expected --trials N beside it, found none"),
     (["--mismatch", "-1", "--trials", "2"], "--mismatch: expected a finite number >= 0, found -1.0"),
 ])
