@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kgen.figures import save_figure
+
 from .quantize import QuantizeResult
 
 
@@ -100,8 +102,7 @@ def plot_ranges(res: QuantizeResult, path: Path) -> None:
         ax.set_title(f"{title}: format window [{float(fmt.min_value):.4g}, {float(fmt.max_value):.4g}]", fontsize=9)
         ax.set_yscale("log")
     fig.tight_layout()
-    fig.savefig(path, dpi=90, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def plot_error_vs_width(res: QuantizeResult, path: Path) -> None:
@@ -126,8 +127,7 @@ def plot_error_vs_width(res: QuantizeResult, path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def write_report(res: QuantizeResult, folder: Path, model_name: str) -> None:

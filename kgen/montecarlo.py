@@ -340,13 +340,9 @@ def eval_mismatch(circuit, task: str, mismatch: Mismatch, trials: int, n_samples
 
 def plot_histogram(path: str, report: MonteCarloReport) -> None:
     """The metric's distribution over the trials beside each trial's fidelity error."""
-    import matplotlib
+    from .figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .fsutil import atomic_write_bytes
-
+    plt = pyplot()
     values = [t[report.metric] for t in report.per_trial]
     errors = [max(t["max_abs_error"], 1e-300) for t in report.per_trial]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -366,8 +362,4 @@ def plot_histogram(path: str, report: MonteCarloReport) -> None:
     b.set_xlabel("max |view - float model, same perturbation|")
     b.set_title("fidelity per trial", fontsize=9)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fmt = path.rsplit(".", 1)[-1] if "." in path else "png"
-    fig.savefig(buf, format=fmt, dpi=120, metadata={"Software": None} if fmt == "png" else None)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path)

@@ -139,15 +139,9 @@ def verify(model, view: View, x: np.ndarray, options, tolerance: float | None = 
 
 def plot_overlay(path: str, model, view: str, ref, trace, max_nodes: int = 4):
     """Reference vs view trajectories of the first input for a few nodes (outputs first)."""
-    import io
+    from .figures import pyplot, save_figure
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .fsutil import atomic_write_bytes
-
+    plt = pyplot()
     c = model.circuit
     nodes = list(dict.fromkeys(list(c.outputs) + list(c.inputs)))[:max_nodes]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -162,8 +156,4 @@ def plot_overlay(path: str, model, view: str, ref, trace, max_nodes: int = 4):
     ax.set_title(f"{c.name}: reference vs {view}")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fmt = path.rsplit(".", 1)[-1] if "." in path else "png"
-    fig.savefig(buf, format=fmt, dpi=120, metadata={"Software": None} if fmt == "png" else None)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path)
