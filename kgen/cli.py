@@ -407,8 +407,8 @@ def _parser_verify(view) -> _Parser:
     src.add_argument("--samples", type=int, help="this many standard normal inputs (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of --samples (default 0)")
     p.add_argument("--tol", type=float, help="maximum absolute error accepted (default 1e-4 against the float "
-                                             "reference; the derived one against another view: bit-exact words "
-                                             "for the RTL)")
+                                             "reference, or the view's --accuracy; the derived one against "
+                                             "another view: bit-exact words for the RTL)")
     p.add_argument("--plot", help="write an overlay of reference vs view trajectories (first input) to this file; "
                                   "under --mismatch the histogram of the trials")
     p.add_argument("--json", action="store_true", help="print the report as one JSON document")

@@ -239,8 +239,8 @@ def monte_carlo(model, view, x: np.ndarray, options, mismatch: Mismatch, trials:
                                         f"the {view.name} view (held to the {view.reference} view, not to the "
                                         "float model)"))
     labels = check_labels(labels, x.shape[0], model)
-    if tolerance is None:
-        tolerance = FLOAT_TOLERANCE
+    if tolerance is None:  # as kgen verify: the contract, or the error asked of the simulator
+        tolerance = getattr(options, "accuracy", None) or FLOAT_TOLERANCE
     if "workers" in {f.name for f in dataclasses.fields(options)} and options.workers is None:
         # one simulator process per trial: the executor owns the cores, and a trial's netlists do not
         # depend on how many cores its machine has
