@@ -112,7 +112,9 @@ def simulate(circuit: Circuit, target, options, initial: np.ndarray, settings: R
     mode = "chained per-window runs" if settings.chained else "one switched transient"
     saved = range(1, circuit.n_nodes + 1) if options.save is Save.ALL else circuit.outputs
     extra = {"label": f"{simulator.label}, {mode}, {job.runs} simulator runs, {seconds:.1f} s",
-             "details": {"simulator_runs": job.runs}, "recorded_nodes": tuple(saved)}
+             "details": {"simulator_runs": job.runs, **({"profile": dict(sorted(job.profile.items()))}
+                                                         if job.profile else {})},
+             "recorded_nodes": tuple(saved)}
     return Trace(t, v, np.zeros(v.shape, np.uint8), window, source or target.name,
                  f"{simulator.name} {options.transient.method}", circuit.digest, fixed_step=False, extra=extra)
 
@@ -128,6 +130,7 @@ class _Job:
         self.schedules = [Schedule.single(w) for w in range(n)] if chained else [Schedule.full(circuit)]
         self.loads: dict[str, str] = {}
         self.runs = 0
+        self.profile: dict[str, float] = {}  # summed over the runs
         self._lock = threading.Lock()
 
     def run_chunk(self, index: int, initial: np.ndarray) -> _Chunk:
@@ -160,6 +163,10 @@ class _Job:
         with self._lock:
             self.runs += 1
         log = sim.run(self.executable, netlist, run_dir)
+        spent = sim.profile(log.read_bytes().decode("latin-1"))
+        with self._lock:
+            for key, value in spent.items():
+                self.profile[key] = self.profile.get(key, 0.0) + value
         raw = run_dir / sim.raw_name
         if not raw.is_file():
             cause = log_cause(log.read_bytes().decode("latin-1")) or "no waveform file " + raw.name

@@ -72,6 +72,10 @@ class Simulator(ABC):
     def log_name(self) -> str:
         return f"{self.name}.log"
 
+    def profile(self, log: str) -> dict[str, float]:
+        """Where one run's time went, from its log (name -> seconds or count); {} when it does not say."""
+        return {}
+
     def compile(self, job) -> dict[str, str]:
         """Once per run, before any netlist: compile what the netlists load; returns the `loads` the
         writer takes (a module file name -> the compiled file the netlist loads instead)."""

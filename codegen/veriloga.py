@@ -64,6 +64,26 @@ class VacaskSimulator(Simulator):
     def variable(self, node: str) -> str:
         return node
 
+    def profile(self, log: str) -> dict[str, float]:
+        """The netlist's `print stats` (after its analysis) as kgen names it: device evaluation, the Newton
+        solver, LU refactorisation and solves, time points."""
+        found = {}
+        for line in log.splitlines():
+            name, sep, value = line.strip().partition(":")
+            if sep and name in VACASK_STATS:
+                try:
+                    found[VACASK_STATS[name]] = float(value)
+                except ValueError:
+                    continue
+        return found
+
+
+#: VACASK's `print stats` lines -> the profile's names (seconds, or counts)
+VACASK_STATS = {"Elapsed time": "analysis_s", "Eval and load time": "device_evaluation_s",
+                "NR solver time": "newton_s", "NR solver iterations": "newton_iterations",
+                "Real refactorization time": "lu_refactorization_s", "Real solve time": "lu_solve_s",
+                "Accepted timepoints": "accepted_timepoints", "Rejected timepoints": "rejected_timepoints"}
+
 
 class _Dialect:
     template: ClassVar[str]

@@ -494,6 +494,8 @@ def cmd_verify(argv):
         print(f"  max |error| {report.max_abs_error:.3g} V, mean |error| {report.mean_abs_error:.3g} V "
               f"({report.tolerance_text})")
         for key, value in sorted(report.details.items()):
+            if isinstance(value, dict):  # a simulator's profile
+                value = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in value.items())
             print(f"  {key.replace('_', ' ')}: {value}")
         if report.argmax_agreement is not None:
             print(f"  argmax agreement {report.argmax_agreement:.4f}")

@@ -73,6 +73,10 @@ def test_a_looser_target_takes_fewer_steps_meets_it_and_check_confirms(tmp_path,
     assert d["maxstep"] == pytest.approx(VERILOGA_ACCURACY.for_error(1e-3).maxstep_fraction * 1.5)
     assert d["maxstep"] > 3 * preset["details"]["maxstep"] and d["reltol"] == pytest.approx(1e-6)
     assert 0 < d["change_at_half_maxstep"] <= 1e-3
+    # VACASK's own account of where the time went (print stats), summed over its runs
+    p, q = d["profile"], preset["details"]["profile"]
+    assert p["accepted_timepoints"] * 3 < q["accepted_timepoints"] and p["device_evaluation_s"] > 0
+    assert {"newton_iterations", "lu_refactorization_s", "lu_solve_s", "analysis_s"} <= set(p)
     from kgen.trace import read_trace
 
     assert read_trace(tmp_path / "loose.npz").n_steps < read_trace(tmp_path / "preset.npz").n_steps / 3
