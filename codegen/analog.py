@@ -88,10 +88,11 @@ class Accuracy:
         return replace(self, maxstep_fraction=maxstep, reltol=reltol)
 
 
-#: the preset for VACASK (Verilog-A) and for ngspice (B-sources: reltol 1e-10), each with the largest output
-#: error measured at it: VACASK 7.2e-7 on 8gaussians, 6.9e-6 on the mnist logits (T = 2); ngspice 2.1e-5 at a
-#: window boundary of 8gaussians (docs/analog.md). Both are inside the analog contract, PRESET_ERROR.
-VERILOGA_ACCURACY = Accuracy(holds=1e-5)
+#: the preset for VACASK (Verilog-A) and for ngspice (B-sources: reltol 1e-10), each with the output error it
+#: is taken to hold, from measurements (docs/analog.md): VACASK 7.2e-7 on 8gaussians and, scaled back from
+#: 1.47e-3 at 100x looser settings, ~1.5e-5 on the mnist logits (T = 2; 2e-5 keeps a margin); ngspice 2.1e-5
+#: at a window boundary of 8gaussians. Both are inside the analog contract, PRESET_ERROR.
+VERILOGA_ACCURACY = Accuracy(holds=2e-5)
 SPICE_ACCURACY = Accuracy(reltol=1e-10, holds=5e-5)
 PRESET_ERROR = 1e-4
 #: `--accuracy` never loosens past these: a step of 1 % of the span, a relative tolerance of 1e-5

@@ -71,7 +71,9 @@ def test_a_looser_target_takes_fewer_steps_meets_it_and_check_confirms(tmp_path,
     assert preset["tolerance"] == 1e-4
     d = loose["details"]
     assert d["maxstep"] == pytest.approx(VERILOGA_ACCURACY.for_error(1e-3).maxstep_fraction * 1.5)
-    assert d["maxstep"] > 3 * preset["details"]["maxstep"] and d["reltol"] == pytest.approx(1e-6)
+    assert d["maxstep"] > 3 * preset["details"]["maxstep"]
+    assert d["reltol"] == pytest.approx(VERILOGA_ACCURACY.for_error(1e-3).reltol)
+    assert d["reltol"] > 10 * preset["details"]["reltol"]
     assert 0 < d["change_at_half_maxstep"] <= 1e-3
     # VACASK's own account of where the time went (print stats), summed over its runs
     p, q = d["profile"], preset["details"]["profile"]
