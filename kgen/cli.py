@@ -220,9 +220,9 @@ def cmd_run(argv):
     refuse_own_inputs([("-o", a.output), ("--trace", a.trace)], [("MODEL", a.model), ("--inputs", a.inputs)])
     options = options_from_args(view.Options, a)
     if a.vdd is not None:
-        from .energy import check_vdd
+        from .energy import check_energy_request
 
-        check_vdd(a.vdd)
+        check_energy_request(a.vdd, options)
     model = _load(a.model)
     x = read_inputs(a.inputs, model.circuit.n_data)
     record = _record(a)
@@ -463,9 +463,9 @@ def cmd_verify(argv):
     if monte_carlo is not None:
         return _verify_monte_carlo(a, model, view, x, options, monte_carlo)
     if a.vdd is not None:
-        from .energy import check_vdd
+        from .energy import check_energy_request
 
-        check_vdd(a.vdd)
+        check_energy_request(a.vdd, options)
     record = Record.STEPS if a.plot or a.vdd is not None else _record(a)
     res = verify(model, view, x, options, a.tol, record)
     report = res.report

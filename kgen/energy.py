@@ -42,6 +42,15 @@ def check_vdd(vdd) -> float:
     return float(vdd)
 
 
+def check_energy_request(vdd, options) -> float:
+    """--vdd before anything runs: a positive voltage, and a view that keeps every node's waveform."""
+    save = getattr(options, "save", None)
+    if save is not None and getattr(save, "value", save) != "all":
+        raise InputError(expected_found("--vdd", "every node's voltage in the waveform (--save all)",
+                                        f"--save {getattr(save, 'value', save)}"))
+    return check_vdd(vdd)
+
+
 def _abs_current_sum(circuit: Circuit, w: int, v: np.ndarray) -> np.ndarray:
     """sum_e |i_e| over window w's edges at states v (S, B, N): (S, B)."""
     lay = window_edges(circuit, w)
@@ -65,7 +74,7 @@ def edge_charge(circuit: Circuit, trace) -> np.ndarray:
     """(B,) the charge the edges move over the trace's run, model units: trapezoid over its time points."""
     recorded = set(trace.extra.get("recorded_nodes", range(1, circuit.n_nodes + 1)))
     if len(recorded) < circuit.n_nodes or not np.all(np.isfinite(trace.v)):
-        raise InputError(expected_found("--vdd", "every node's voltage in the waveform (--save all)",
+        raise InputError(expected_found("the edge charge", "every node's voltage in the waveform",
                                         "some nodes not saved"))
     if trace.n_steps <= len(circuit.windows) + 1:
         raise InputError(expected_found("--vdd", "a trace of every step or simulator time point",

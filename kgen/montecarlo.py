@@ -247,9 +247,9 @@ def monte_carlo(model, view, x: np.ndarray, options, mismatch: Mismatch, trials:
         options = dataclasses.replace(options, workers=1)
     start = time.perf_counter()
     if vdd is not None:
-        from .energy import check_vdd
+        from .energy import check_energy_request
 
-        check_vdd(vdd)
+        check_energy_request(vdd, options)
     tasks = [TrialTask(k, model, view.name, options, mismatch, x, tolerance, vdd is not None) for k in range(trials)]
     keys = [trial_key(t) for t in tasks]
     folder = (cache or cache_root()) / "montecarlo"
@@ -282,7 +282,7 @@ def monte_carlo(model, view, x: np.ndarray, options, mismatch: Mismatch, trials:
     done = [results[k] for k in sorted(results)]
     per_trial, metrics = [], []
     for r in done:
-        name, value = _metric(model, r.outputs, nominal, labels)
+        value = _metric(model, r.outputs, nominal, labels)[1]
         metrics.append(value)
         per_trial.append({"trial": r.trial, "digest": r.digest, "max_abs_error": r.max_abs_error,
                           "passed": r.passed, "first_divergence": r.first_divergence, metric_name: value,
