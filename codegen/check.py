@@ -17,7 +17,7 @@ def check_convergence(target, circuit, options, initial: np.ndarray, folder: Pat
     """Run the exported netlist's inputs (`initial`, (B, N)) twice with `target`'s netlists at the
     exported `maxstep` and half of it; write check.json and print one summary line."""
     base = replace(options, save=Save.ALL, check=False, inputs=None)
-    half = replace(base, preset=base.transient.halved(), accuracy=None)
+    half = base.halved()
     a, b = simulate(circuit, target, base, initial), simulate(circuit, target, half, initial)
     change = np.abs(a.v[1:] - b.v[1:])  # (W, B, N)
     report = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -82,6 +82,10 @@ class AnalogTargetOptions:
     def transient(self) -> Accuracy:
         """The settings the netlists print: the preset, or the one --accuracy derives from it."""
         return self.preset.for_error(self.accuracy)
+
+    def halved(self):
+        """These options at half the maxstep (what --check compares against)."""
+        return replace(self, preset=self.transient.halved(), accuracy=None)
 
     def header(self) -> dict:
         out = {"dialect": self.dialect.value, "cap": self.cap, "tau": self.tau, "save": self.save.value}

@@ -83,12 +83,10 @@ class AnalogView(View):
         details = {"maxstep": setting.maxstep_fraction * abs(circuit.t_final - circuit.windows[0].t_start)
                    * options.tau, "reltol": setting.reltol}
         if options.check:
-            import dataclasses
-
             import numpy as np
 
-            halved = dataclasses.replace(target_options, preset=setting.halved(), accuracy=None)
-            again = simulate(circuit, target, halved, initial, settings, Record.BOUNDARIES, self.name)
+            again = simulate(circuit, target, target_options.halved(), initial, settings, Record.BOUNDARIES,
+                             self.name)
             ends = np.searchsorted(trace.t, again.t[1:]) if record is Record.STEPS else slice(1, None)
             with np.errstate(invalid="ignore"):
                 details["change_at_half_maxstep"] = float(np.nanmax(np.abs(trace.v[ends] - again.v[1:])))
