@@ -64,6 +64,8 @@ def main() -> int:
     d = trace.extra["details"]
     print(f"  VACASK: {wall:.0f} s wall for {a.digits} inputs ({wall * a.workers / a.digits:.0f} s of one core per "
           f"input); maxstep {d['maxstep']:g}, reltol {d['reltol']:g}; {trace.extra['label']}", flush=True)
+    if "profile" in d:  # VACASK's print stats, summed over the runs
+        print("  profile: " + ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in d["profile"].items()), flush=True)
     print(f"  max |logit error| {err:.3g} (target {target if target else 1e-4:g}); argmax agreement {agree:.2f}; "
           f"classes {np.argmax(y, 1).tolist()} vs reference {np.argmax(ref, 1).tolist()}", flush=True)
     return 0 if err <= (target or 1e-4) and agree == 1.0 else 1
