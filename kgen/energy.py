@@ -94,18 +94,14 @@ def edge_charge(circuit: Circuit, trace) -> np.ndarray:
 
 def float_charge(model, x: np.ndarray, reverse: bool = False, points: int = FLOAT_POINTS) -> np.ndarray:
     """(B,) the float reference's edge charge (dopri5 at 1e-10 on `points` even times per window)."""
-    from .float_view import torch_threads, trajectory
-    from .solver import REFERENCE
-    from .trace import float_trace
+    from .float_view import reference_at
 
     c = model.circuit
     per = {}
     for w, win in enumerate(c.windows):
         t = win.t_start + (win.t_end - win.t_start) * np.arange(1, points) / points
         per[w] = list(t[::-1] if reverse else t)
-    with torch_threads(c.n_edges):
-        t, states, wins, _ = trajectory(model, x, REFERENCE, reverse, per)
-    return edge_charge(c, float_trace(t, states, wins, REFERENCE.method, model.digest, False))
+    return edge_charge(c, reference_at(model, x, per, reverse))
 
 
 @dataclass(frozen=True)

@@ -138,10 +138,14 @@ def reference_trace(model, x: np.ndarray, like: Trace, reverse: bool = False) ->
         if not (min(win.t_start, win.t_end) < t < max(win.t_start, win.t_end)):
             continue  # a window boundary: every solve ends there
         per[w].append(t)
-    with torch_threads(c.n_edges):
+    return reference_at(model, x, per, reverse)
+
+
+def reference_at(model, x: np.ndarray, per: dict[int, list[float]], reverse: bool = False) -> Trace:
+    """The float reference at the window boundaries and the times `per[w]` inside each window w."""
+    with torch_threads(model.circuit.n_edges):
         t, states, wins, _ = trajectory(model, x, REFERENCE, reverse, per)
-    tr = float_trace(t, states, wins, REFERENCE.method, model.digest, False)
-    return tr
+    return float_trace(t, states, wins, REFERENCE.method, model.digest, False)
 
 
 REFERENCE_LABEL = "float64 dopri5, rtol = atol = 1e-10"

@@ -199,14 +199,9 @@ def _metric(model, outputs: np.ndarray, nominal: np.ndarray, labels) -> tuple[st
 
 def nominal_outputs(model, x: np.ndarray, reverse: bool = False) -> np.ndarray:
     """The unperturbed circuit's outputs: the float reference (dopri5, 1e-10) at the final time."""
-    from .float_view import torch_threads, trajectory
-    from .solver import REFERENCE
-    from .trace import float_trace
+    from .float_view import reference_at
 
-    c = model.circuit
-    with torch_threads(c.n_edges):
-        t, states, wins, _ = trajectory(model, x, REFERENCE, reverse, {w: [] for w in range(len(c.windows))})
-    return model.outputs(float_trace(t, states, wins, REFERENCE.method, model.digest, False))
+    return model.outputs(reference_at(model, x, {w: [] for w in range(len(model.circuit.windows))}, reverse))
 
 
 def check_labels(labels, batch: int, model) -> np.ndarray | None:
@@ -230,7 +225,7 @@ def monte_carlo(model, view, x: np.ndarray, options, mismatch: Mismatch, trials:
     """Run `trials` mismatch trials of `view` on inputs x; see the module text."""
     from .executor import executor_for
     from .fsutil import atomic_write_bytes
-    from .verify import FLOAT_TOLERANCE
+    from .verify import default_tolerance
 
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise InputError(expected_found("--trials", "a positive count", str(trials)))
@@ -239,8 +234,8 @@ def monte_carlo(model, view, x: np.ndarray, options, mismatch: Mismatch, trials:
                                         f"the {view.name} view (held to the {view.reference} view, not to the "
                                         "float model)"))
     labels = check_labels(labels, x.shape[0], model)
-    if tolerance is None:  # as kgen verify: the contract, or the error asked of the simulator
-        tolerance = getattr(options, "accuracy", None) or FLOAT_TOLERANCE
+    if tolerance is None:
+        tolerance = default_tolerance(options)
     if "workers" in {f.name for f in dataclasses.fields(options)} and options.workers is None:
         # one simulator process per trial: the executor owns the cores, and a trial's netlists do not
         # depend on how many cores its machine has

@@ -66,6 +66,11 @@ class Verification:
         return getattr(self.report, name)
 
 
+def default_tolerance(options) -> float:
+    """The float reference's tolerance: the analog contract, or the error the view was asked to hold."""
+    return getattr(options, "accuracy", None) or FLOAT_TOLERANCE
+
+
 def verify_inputs(model, inputs=None, samples: int = 16, seed: int = 0) -> np.ndarray:
     """The data to verify on: the given array, else `samples` standard normal draws of the data's width."""
     from .layout import check_data
@@ -110,8 +115,8 @@ def verify(model, view: View, x: np.ndarray, options, tolerance: float | None = 
            record: Record = Record.BOUNDARIES) -> Verification:
     trace = run_view(view, model, x, options, record)
     ref, ref_label, tight = reference_of(model, view, x, options, trace, record)
-    if tolerance is None and tight:  # the contract, or the error the user asked the simulator for
-        tolerance = getattr(options, "accuracy", None) or FLOAT_TOLERANCE
+    if tolerance is None and tight:
+        tolerance = default_tolerance(options)
     res = diff(ref, trace, tolerance)
     al = align(ref, trace)
     with np.errstate(invalid="ignore"):
