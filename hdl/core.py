@@ -12,7 +12,7 @@ Ports (Verilog names in brackets):
 * `cycles` [cycles]: cycles the last inference spent stepping (edge and update phases).
 
 An inference: CLEAR (G cycles: integrator, read copy and accumulators to 0), LOAD (one beat
-per input), then per Euler step an EDGE phase (L lanes, one edge each per clock) and an
+per input, the read copy computed in LOAD_STAGES pipeline stages), DRAIN (LOAD_STAGES cycles), then per Euler step an EDGE phase (L lanes, one edge each per clock) and an
 UPDATE phase (U units, one node each per clock), windows switching after their step
 counts, and UNLOAD (one beat per output). The read copy R is double-buffered: a step's
 edges read buffer `cur`, its update writes the other, and the buffers swap after the step,
@@ -26,12 +26,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .fixed import hw_shape, hw_width
+from .fixed import fit, hw_shape, hw_width, rescale
 from .lane import EdgeLane
-from .plan import Plan, index_bits
+from .plan import LOAD_STAGES, Plan, index_bits
 from .storage import NodeStore
 from .tanh import table_rom
-from .update import UpdateUnit, read_state
+from .update import UpdateUnit
 
 STEP_BITS = 32
 CYCLE_BITS = 48
@@ -160,7 +160,31 @@ class EulerCore(wiring.Component):
             for u in range(U):
                 m.d.comb += [dbg.x[u].eq(units[u].x_out), dbg.saturated[u].eq(units[u].saturated)]
 
-        load_r, load_c, _ = read_state(p, self.inp.payload)
+        # LOAD in LOAD_STAGES pipeline stages (as the update unit's read copy): beat -> X and the bank and
+        # address registered; R = rescale(X) registered; c = fit(X - (R << (Fi - Fr))) as X, R and c are
+        # written. The host's word mux and the read copy's two carry chains would otherwise be one path.
+        ld_v1, ld_v2 = Signal(name="ld_v1"), Signal(name="ld_v2")
+        ld_bank1, ld_bank2 = Signal(plan.bank_bits, name="ld_bank1"), Signal(plan.bank_bits, name="ld_bank2")
+        ld_addr1, ld_addr2 = Signal(plan.node_bits, name="ld_addr1"), Signal(plan.node_bits, name="ld_addr2")
+        ld_x1, ld_x2 = Signal(hw_shape(p.integrator), name="ld_x1"), Signal(hw_shape(p.integrator), name="ld_x2")
+        ld_r2 = Signal(hw_shape(p.read), name="ld_r2")
+        ld_r_raw, _ = rescale(ld_x1, p.integrator.frac_bits, p.read)
+        m.d.sync += [ld_v2.eq(ld_v1), ld_bank2.eq(ld_bank1), ld_addr2.eq(ld_addr1), ld_x2.eq(ld_x1),
+                     ld_r2.eq(ld_r_raw), ld_v1.eq(0)]
+        ld_c = None
+        if fb:
+            ld_c, _ = fit(ld_x2 - (ld_r2 << (p.integrator.frac_bits - p.read.frac_bits)), p.residue)
+
+        def load_writes():
+            for lane in lanes:
+                m.d.comb += lane.update.eq(1)
+            for u in range(U):
+                hit = ld_v2 & (ld_bank2 == u) if U > 1 else ld_v2
+                m.d.comb += [x_wr[u].addr.eq(ld_addr2), x_wr[u].data.eq(ld_x2), x_wr[u].en.eq(hit),
+                             r_wr[u].addr.eq(Cat(ld_addr2, cur)), r_wr[u].data.eq(ld_r2), r_wr[u].en.eq(hit)]
+                if fb:
+                    m.d.comb += [c_wr[u].addr.eq(ld_addr2), c_wr[u].data.eq(ld_c), c_wr[u].en.eq(hit)]
+
         with m.FSM(name="phase"):
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -182,21 +206,20 @@ class EulerCore(wiring.Component):
                     m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += [self.busy.eq(1), self.inp.ready.eq(1)]
-                for lane in lanes:
-                    m.d.comb += lane.update.eq(1)
-                for u in range(U):
-                    hit = self.inp.valid & (in_bank[k] == u) if U > 1 else self.inp.valid
-                    m.d.comb += [x_wr[u].addr.eq(in_addr[k]), x_wr[u].data.eq(self.inp.payload),
-                                 x_wr[u].en.eq(hit),
-                                 r_wr[u].addr.eq(Cat(in_addr[k], cur)), r_wr[u].data.eq(load_r),
-                                 r_wr[u].en.eq(hit)]
-                    if fb:
-                        m.d.comb += [c_wr[u].addr.eq(in_addr[k]), c_wr[u].data.eq(load_c), c_wr[u].en.eq(hit)]
+                load_writes()
                 with m.If(self.inp.valid):
-                    m.d.sync += k.eq(k + 1)
+                    m.d.sync += [ld_v1.eq(1), ld_bank1.eq(in_bank[k]), ld_addr1.eq(in_addr[k]),
+                                 ld_x1.eq(self.inp.payload), k.eq(k + 1)]
                     with m.If(k == len(p.inputs) - 1):
                         m.d.sync += [c.eq(0), win.eq(0), step_in_win.eq(0), step.eq(0)]
-                        m.next = "EDGE"
+                        m.next = "DRAIN"
+            with m.State("DRAIN"):  # the last beat's X, R and c are written in the second of these cycles
+                m.d.comb += self.busy.eq(1)
+                load_writes()
+                m.d.sync += c.eq(c + 1)
+                with m.If(c == LOAD_STAGES - 1):
+                    m.d.sync += c.eq(0)
+                    m.next = "EDGE"
             with m.State("EDGE"):
                 m.d.comb += self.busy.eq(1)
                 for lane in lanes:

@@ -12,8 +12,8 @@ cycle formula all read the same plan.
   update unit u owns bank u, so a step's update phase takes G = ceil(N / U)
   cycles.
 * Cycles. A step is an edge phase of S_w + 3 + D cycles (D: the deepest kind
-  datapath) and an update phase of G + 3 + T cycles (T = ceil(log2(2 L))
-  adder-tree levels): ceil(E_w / L) + ceil(N / U) + C with C = 6 + D + T.
+  datapath) and an update phase of G + 7 + T cycles (T = ceil(log2(2 L))
+  adder-tree levels): ceil(E_w / L) + ceil(N / U) + C with C = 10 + D + T.
 """
 
 from __future__ import annotations
@@ -33,9 +33,15 @@ MAX_WORD_BITS = 63
 #: The generator's format limits (the read copy feeds every lane's multipliers, the integrator is the
 #: state word) are the twin views' option limits, emulation.views MAX_READ_BITS and MAX_STATE_BITS.
 
-#: Per-op pipeline latency (TANH: the table read plus the interpolation).
-OP_LATENCY = {code: 1 for code in OpCode} | {OpCode.TANH: 2}
+#: Per-op pipeline latency (TANH: |z|, the table read, the interpolation, the sign; hdl/tanh.py).
+OP_LATENCY = {code: 1 for code in OpCode} | {OpCode.TANH: 4}
 
+
+#: Update-unit cycles from issue to write, besides the T adder-tree levels (update.py).
+UPDATE_STAGES = 7
+
+#: Core LOAD pipeline stages (an input beat -> its X, R and c written), drained before the first step.
+LOAD_STAGES = 2
 
 #: AUTO picks registers up to this many words per bank.
 REGISTER_LIMIT = 16
@@ -104,7 +110,7 @@ class Plan:
 
     @property
     def update_phase_overhead(self) -> int:
-        return 3 + self.tree_depth
+        return UPDATE_STAGES + self.tree_depth
 
     @property
     def overhead(self) -> int:
@@ -140,7 +146,7 @@ class Plan:
             "cycles_per_step": [self.step_cycles(i) for i in range(len(self.slots))],
             "run_cycles": self.run_cycles(),
             "formula": "cycles per Euler step = ceil(E_w / L) + ceil(N / U) + C, "
-                       f"C = 6 + D + T = {self.overhead} (D = {self.kind_depth}, T = {self.tree_depth})",
+                       f"C = {3 + UPDATE_STAGES} + D + T = {self.overhead} (D = {self.kind_depth}, T = {self.tree_depth})",
         }
 
 

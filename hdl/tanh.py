@@ -2,11 +2,13 @@
 
 The same integers as `TanhTable.eval_raw`, in two pipeline stages:
 
-    cycle 0  a = min(round_half_up(|z|, z_frac -> arg_frac), x_max 2^arg_frac - 1);
-             segment j = a >> tb addresses the table ROM; t = a & (2^tb - 1) and the sign are registered
-    cycle 1  y = base[j] + ((rise[j] * t + 2^(tb-1)) >> tb); out = -y if z < 0 else y (registered)
+    cycle 0  |z| and the sign are registered
+    cycle 1  a = min(round_half_up(|z|, z_frac -> arg_frac), x_max 2^arg_frac - 1);
+             segment j = a >> tb addresses the table ROM; t = a & (2^tb - 1) is registered
+    cycle 2  y = base[j] + ((rise[j] * t + 2^(tb-1)) >> tb) (registered)
+    cycle 3  out = -y if z < 0 else y (registered)
 
-so the output follows the input by `LATENCY` = 2 cycles. The ROM word is
+so the output follows the input by `LATENCY` = 4 cycles. The ROM word is
 Cat(base, rise), both unsigned `out_frac`-bit codes.
 """
 
@@ -20,7 +22,7 @@ from kgen.emulation.tanh_table import TanhTable
 
 from .fixed import shift_round
 
-LATENCY = 2
+LATENCY = 4
 
 
 def table_rom(table: TanhTable) -> Memory:
@@ -52,19 +54,22 @@ class TanhUnit(Elaboratable):
         s = self.table.spec
         of, tb = s.out_frac, s.seg_shift
         clamp = (s.x_max << s.arg_frac) - 1
+        # four stages, one carry chain (or the ROM, or the multiply) each: iCE40 place and route showed
+        # |z|, the rounding and the clamp in series with the ROM address at 50 ns
         mag = Signal(unsigned(len(self.z) + 1))
-        m.d.comb += mag.eq(Mux(self.z < 0, -self.z, self.z))
+        neg1 = Signal()
+        m.d.sync += [mag.eq(Mux(self.z < 0, -self.z, self.z)), neg1.eq(self.z < 0)]  # cycle 0
         rounded = shift_round(mag.as_signed(), self.z_frac - s.arg_frac, Rounding.HALF_UP)
         a = Signal(unsigned(clamp.bit_length()))
         m.d.comb += a.eq(Mux(rounded > clamp, clamp, rounded))
         t = Signal(unsigned(tb))
-        neg = Signal()
+        neg2, neg3 = Signal(), Signal()
         m.d.comb += [self._port.addr.eq(a >> tb), self._port.en.eq(1)]
-        m.d.sync += [t.eq(a[:tb]), neg.eq(self.z < 0)]
+        m.d.sync += [t.eq(a[:tb]), neg2.eq(neg1)]  # cycle 1: the ROM reads segment j
         base = self._port.data[:of]
         rise = self._port.data[of:]
         y = Signal(unsigned(of + 1))
-        m.d.comb += y.eq(base + ((rise * t + (1 << (tb - 1))) >> tb))
+        m.d.sync += [y.eq(base + ((rise * t + (1 << (tb - 1))) >> tb)), neg3.eq(neg2)]  # cycle 2
         ys = Cat(y, 0).as_signed()  # non-negative, one sign bit wider
-        m.d.sync += self.out.eq(Mux(neg, -ys, ys))
+        m.d.sync += self.out.eq(Mux(neg3, -ys, ys))  # cycle 3
         return m

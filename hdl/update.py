@@ -7,11 +7,17 @@ and the coefficient ROM read address j in that cycle):
     c + 1 + k    pairwise sums, registered                                  levels 2 .. T
     c + 1 + T    acc_n (wrap-around, the accumulator width)
     c + 2 + T    acc_n * coef_n (registered)
-    c + 3 + T    X_n = fit(X_n + round(acc_n coef_n, update_shift_w)) (registered): the
-                 integrator and the read copy R_n (`read_state`) are written this cycle
+    c + 3 + T    inc_n = round(acc_n coef_n, update_shift_w) (registered)
+    c + 4 + T    X_n = fit(X_n + inc_n) (registered)
+    c + 5 + T    t = X_n + c_n (registered; t = X_n without read feedback)
+    c + 6 + T    R_n = rescale(t) (registered)
+    c + 7 + T    c_n = fit(t - (R_n << (Fi - Fr))): X_n, R_n and c_n are written this cycle
 
 exactly the integer steps of the bit-exact model (emulation.interp). T =
-ceil(log2(2 L)) levels; `LATENCY` = 3 + T cycles from issue to write. With
+ceil(log2(2 L)) levels; `latency` = UPDATE_STAGES + T = 7 + T cycles from issue to write
+(`read_state` below is the same arithmetic in one cycle, for the core's LOAD).
+The stages split what place and route showed critical (iCE40UP5K: the multiply, the
+rounding add, the saturating add and the read copy's add, rounding and residue were one 79 ns path). With
 the program's noise-shaped read (`read_feedback`) each node also keeps its
 read residue c_n, read with X_n and written with it.
 """
@@ -23,7 +29,7 @@ from amaranth.hdl import Array, Elaboratable, Module, Signal, signed, unsigned
 from kgen.emulation.program import Program
 
 from .fixed import fit, hw_shape, hw_width, rescale, shift_round
-from .plan import tree_depth
+from .plan import UPDATE_STAGES, tree_depth
 
 
 def read_state(program: Program, x, residue=None):
@@ -63,7 +69,7 @@ class UpdateUnit(Elaboratable):
             self.c_in = Signal(hw_shape(program.residue), name=f"{name}_c_in")
             self.c_out = Signal(hw_shape(program.residue), name=f"{name}_c_out")
         self.coef = Signal(signed(coef_width), name=f"{name}_coef")
-        # writes (cycle c + 3 + T)
+        # writes (cycle c + 7 + T)
         self.we = Signal(name=f"{name}_we")
         self.w_addr = Signal(addr_bits, name=f"{name}_w_addr")
         self.x_out = Signal(hw_shape(program.integrator), name=f"{name}_x_out")
@@ -72,7 +78,7 @@ class UpdateUnit(Elaboratable):
 
     @property
     def latency(self) -> int:
-        return 3 + tree_depth(self.lanes)
+        return UPDATE_STAGES + tree_depth(self.lanes)
 
     def elaborate(self, platform):
         m = Module()
@@ -117,14 +123,36 @@ class UpdateUnit(Elaboratable):
         valid, addr, win = delay(valid, 1, "v"), delay(addr, 1, "a"), delay(win, 1, "w")
         shifts = [w.update_shift for w in p.windows]
         incs = [shift_round(prod, s, p.integrator.rounding) for s in shifts]
-        inc = Array(incs)[win] if len(set(shifts)) > 1 else incs[0]
+        inc_w = max(len(v) for v in incs)
+        inc = Signal(signed(inc_w), name=f"{self.name}_inc")
+        m.d.sync += inc.eq(Array(incs)[win] if len(set(shifts)) > 1 else incs[0])  # cycle c + 3 + T
+        valid, addr, x = delay(valid, 1, "v"), delay(addr, 1, "a"), delay(x, 1, "x")
         xn, isat = fit(x + inc, p.integrator)
-        m.d.sync += [self.x_out.eq(xn), self.we.eq(valid), self.w_addr.eq(addr)]
-        sat_reg = Signal(name=f"{self.name}_isat")
-        m.d.sync += sat_reg.eq(isat)
-        c_old = delay(self.c_in, T + 2, "c") if self.feedback else None
-        r, c_new, rsat = read_state(p, self.x_out, c_old)
-        m.d.comb += [self.r_out.eq(r), self.saturated.eq(sat_reg | rsat)]
+        x_new = Signal(hw_shape(p.integrator), name=f"{self.name}_x_new")
+        isat_r = Signal(name=f"{self.name}_isat")
+        m.d.sync += [x_new.eq(xn), isat_r.eq(isat)]  # cycle c + 4 + T
+        valid, addr = delay(valid, 1, "v"), delay(addr, 1, "a")
+        # the read copy in three stages, one carry chain each (read_state, split): t = X + c, R = rescale(t),
+        # c' = fit(t - (R << (Fi - Fr)))
+        fi, fr = p.integrator.frac_bits, p.read.frac_bits
         if self.feedback:
-            m.d.comb += self.c_out.eq(c_new)
+            c_old = delay(self.c_in, T + 3, "c")  # cycle c + 4 + T, beside X_n
+            t = Signal(signed(max(len(x_new), len(c_old)) + 1), name=f"{self.name}_t")
+            m.d.sync += t.eq(x_new + c_old)  # cycle c + 5 + T
+        else:
+            t = delay(x_new, 1, "t")
+        x5, isat5 = delay(x_new, 1, "xn"), delay(isat_r, 1, "isat")
+        valid, addr = delay(valid, 1, "v"), delay(addr, 1, "a")
+        r_raw, rsat = rescale(t, fi, p.read)
+        r = Signal(hw_shape(p.read), name=f"{self.name}_r")
+        rsat_r = Signal(name=f"{self.name}_rsat")
+        m.d.sync += [r.eq(r_raw), rsat_r.eq(rsat)]  # cycle c + 6 + T
+        t6, x6, isat6 = delay(t, 1, "t"), delay(x5, 1, "xn"), delay(isat5, 1, "isat")
+        valid, addr = delay(valid, 1, "v"), delay(addr, 1, "a")
+        # cycle c + 7 + T: X, R (and c) written together
+        m.d.sync += [self.x_out.eq(x6), self.r_out.eq(r), self.saturated.eq(isat6 | rsat_r), self.we.eq(valid),
+                     self.w_addr.eq(addr)]
+        if self.feedback:
+            c_new, _ = fit(t6 - (r << (fi - fr)), p.residue)
+            m.d.sync += self.c_out.eq(c_new)
         return m

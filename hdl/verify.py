@@ -21,7 +21,7 @@ import numpy as np
 from kgen.emulation.program import Program
 from kgen.errors import expected_found
 
-from .plan import HdlConfig, Plan, make_plan
+from .plan import LOAD_STAGES, HdlConfig, Plan, make_plan
 from .runner import BenchMismatch, BenchOptions, BenchResult, run_bench
 from .tools import Sim
 
@@ -91,12 +91,13 @@ def check_cycles(plan: Plan, run_cycles, latency=None, step_cycles=None) -> None
     inference (the cocotb bench); step_cycles: cycles between the first debug beats of consecutive
     steps of one inference (the durations of steps 2, 3, ...)."""
     want = plan.run_cycles()
+    first_out = want + 1 + LOAD_STAGES  # the LOAD pipeline drains before the first step
     for b, run in enumerate(run_cycles):
         lat = None if latency is None else latency[b]
-        if run != want or (lat is not None and lat != want + 1):
+        if run != want or (lat is not None and lat != first_out):
             found = f"{run}" + ("" if lat is None else f" and {lat}")
             raise BenchMismatch(expected_found(f"cycles of inference {b}", f"{want} (formula)" + (
-                "" if lat is None else f", {want + 1} from the last input to the first output"), found))
+                "" if lat is None else f", {first_out} from the last input to the first output"), found))
     if step_cycles is not None:
         per = formula_step_cycles(plan)[1:]
         got = list(step_cycles)

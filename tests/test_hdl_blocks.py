@@ -257,7 +257,7 @@ def test_update_unit_matches_the_model(mixed_program, lanes):
     sim.add_clock(1e-6)
     sim.add_testbench(tb)
     sim.run()
-    assert got["we"][0] == 3 + T and len(got["we"]) == n  # LATENCY = 3 + T cycles from issue to write
+    assert got["we"][0] == 7 + T == unit.latency and len(got["we"]) == n  # 7 + T cycles from issue to write
     assert np.array_equal(np.asarray(got["x"]), want_x)
     assert np.array_equal(np.asarray(got["r"]), want_r)
     assert np.array_equal(np.asarray(got["c"]), want_c)

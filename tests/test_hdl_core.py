@@ -96,4 +96,4 @@ def test_cycle_formula_terms():
         plan = make_plan(program, HdlConfig(lanes=lanes, units=2))
         for wi, w in enumerate(program.windows):
             assert plan.step_cycles(wi) == -(-w.n_edges // lanes) + -(-program.n_nodes // 2) + plan.overhead
-        assert plan.overhead == 6 + plan.kind_depth + plan.tree_depth
+        assert plan.overhead == 10 + plan.kind_depth + plan.tree_depth  # edge 3 + D, update 7 + T
