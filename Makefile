@@ -4,8 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.kgen-installed
 # Debian packages the simulators and flows need (installed when missing and we are root);
-# chromium renders the flow report in its test.
-APT_PACKAGES := ngspice iverilog yosys ccache chromium
+# nextpnr-ice40 and fpga-icestorm place, route and pack iCE40 designs; chromium renders the flow report in its test.
+APT_PACKAGES := ngspice iverilog yosys nextpnr-ice40 fpga-icestorm ccache chromium
 
 .PHONY: install system-deps demo test test-fast bench lint-imports clean
 
@@ -13,7 +13,7 @@ install: $(STAMP) system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[hdl,test,analog,cluster]'
+	$(PY) -m pip install -q -e '.[hdl,test,analog,cluster,fpga]'
 	$(PY) -m kgen.hdl.tools $(VENV)/bin
 	touch $(STAMP)
 

@@ -27,6 +27,10 @@ class ToolError(KgenError):
     """An external tool is missing or failed."""
 
 
+class FitError(KgenError):
+    """A design needs more of a device than the device has (FPGA resources, memory)."""
+
+
 class CheckFailed(KgenError):
     """A comparison the user asked for found a difference beyond its tolerance (exit status 1)."""
 

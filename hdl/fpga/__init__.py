@@ -1,0 +1,1 @@
+"""FPGA prototyping of the twin: devices, synthesis and place and route (Yosys, nextpnr), reports, `kgen fpga`."""
