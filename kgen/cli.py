@@ -688,6 +688,13 @@ def cmd_flow(argv):
     report = Path(a.output) / "report.html"
     tail = f"; report: {report}" if report.exists() else ""
     print(f"flow finished: {plural(len(ran), 'step')} ran, {len(engine.outcomes) - len(ran)} up to date{tail}")
+    fpga = Path(a.output) / "steps" / "fpga-report" / "fpga.json"
+    if fpga.exists():
+        import json
+
+        from .flow.report import fpga_summary
+
+        print(fpga_summary(json.loads(fpga.read_text())))
 
 
 def _parser_diff() -> _Parser:
@@ -774,7 +781,12 @@ def cli_parsers():
     for name in TARGETS.names():
         yield f"--target {name}", _parser_codegen(TARGETS.get(name))
     for name in _plugin_commands():
-        yield name, _parser_plugin(name)
+        parser = _parser_plugin(name)
+        yield name, parser
+        for action in parser._actions:  # a verb with sub-verbs (`kgen fpga report`): each one's own flags
+            if isinstance(action, argparse._SubParsersAction):
+                for verb, sub in action.choices.items():
+                    yield f"{name} {verb}", sub
 
 
 def _plugin_command(name: str):

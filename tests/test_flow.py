@@ -23,7 +23,8 @@ from kgen.modelfile import load_model
 ALL_VIEWS = ["float", "spice", "veriloga", "fixed", "rtl"]
 QUICK_QUANTIZE = "{samples: 100, ref-samples: 16, eval-samples: 16, table-samples: 4, dt: 0.05}"
 # The steps the caching and kill tests run: no simulators, so they stay quick.
-QUICK_OFF = ("evaluate", "export-veriloga", "verify-spice", "verify-veriloga", "monte-carlo", "verify-rtl")
+QUICK_OFF = ("evaluate", "export-veriloga", "verify-spice", "verify-veriloga", "monte-carlo", "verify-rtl",
+             "fpga-report")
 QUICK_STEPS = [s for s in STEP_NAMES if s not in QUICK_OFF]
 
 
@@ -34,6 +35,8 @@ def write_flow(folder: Path, off=(), quantize=QUICK_QUANTIZE, samples=2) -> Path
     steps = "".join(f"  {s}: false\n" for s in off)
     if "monte-carlo" not in off:
         steps += "  monte-carlo: {trials: 3}\n"
+    if "fpga-report" not in off:  # the example's five device kinds need 22 multipliers: more than the UP5K's 8;
+        steps += "  fpga-report: {device: xc7a35t}\n"  # synthesis only keeps the test short (test_fpga places)
     text = f"model: m.kgen\ninputs: {{samples: {samples}, seed: 3}}\nsteps:\n  quantize: {quantize}\n{steps}"
     path = folder / "flow.yaml"
     path.write_text(text)
@@ -157,7 +160,10 @@ def test_every_step_every_view_and_the_rendered_report(tmp_path, capsys):
     mc = doc["monte_carlo"]
     assert mc["trials"] == 3 and mc["passed_trials"] == 3 and mc["passed"] and mc["fidelity"]["max"] <= 1e-4
     assert mc["mismatch"]["sigma"] == 0.05 and mc["metric"] == "displacement" and mc["metric_spread"]["min"] > 0
-    assert {"ngspice", "vacask", "openvaf", "verilator", "torch"} <= set(doc["tools"])
+    assert {"ngspice", "vacask", "openvaf", "verilator", "yosys", "torch"} <= set(doc["tools"])
+    fpga = doc["fpga"]
+    assert fpga["device"]["name"] == "xc7a35t" and fpga["design"]["lanes"] == 1
+    assert fpga["resources"]["DSP"]["used"] > 0 and fpga["performance"]["cycles_per_inference"] > 0
     assert doc["tools"]["rtl view"].startswith("RTL (verilator, standalone bench")  # the flow's default simulator
 
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
@@ -173,6 +179,8 @@ def test_every_step_every_view_and_the_rendered_report(tmp_path, capsys):
     assert card["digest"] == doc["model"]["digest"] and card["nodes"] == "6" and card["edges"] == "24"
     assert "Every view is within its contract." in page.ids["verdict"]
     assert page.rows["monte-carlo"][0][0] == "fidelity: each trial vs the float model perturbed alike"
+    fpga_rows = dict((r[0], r[1]) for r in page.rows["fpga"] if len(r) == 2)
+    assert fpga_rows["DSP"].startswith(f"{fpga['resources']['DSP']['used']} of 90")
 
 
 def test_second_run_does_nothing_and_a_changed_option_reruns_its_branch(quick, tmp_path, capsys):
@@ -266,7 +274,7 @@ def test_a_killed_flow_resumes_to_the_same_report(quick, tmp_path, capsys, sig):
      "flow file {f}: steps.verify-spice.tolerance: expected an option of kgen verify --view spice ("),
     ("model: m.kgen\nsteps:\n  synthesize: {}\n",
      "flow file {f}: steps: expected steps among evaluate, float, export-spice, export-veriloga, verify-spice, "
-     "verify-veriloga, monte-carlo, quantize, fixed, export-verilog, verify-rtl, found 'synthesize'"),
+     "verify-veriloga, monte-carlo, quantize, fixed, export-verilog, verify-rtl, fpga-report, found 'synthesize'"),
     ("model: m.kgen\ninputz: {samples: 3}\n",
      "flow file {f}: inputz: expected one of model, inputs, steps, found unknown key 'inputz'"),
     ("model: m.kgen\ninputs: {samples: 0}\n", "flow file {f}: inputs.samples: expected a count in 1..100000, found 0"),

@@ -7,9 +7,6 @@ import json
 
 from kgen.commands import Command
 
-from kgen.options import add_arguments
-
-from ..target import VerilogOptions
 from .devices import DEVICES
 
 #: verilog-target flags that do not apply to the board design (it always has the debug port: saturation counts)
@@ -21,6 +18,10 @@ class FpgaCommand(Command):
     description = "FPGA prototyping of the twin: synthesis, place and route, resources, Fmax and latency"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        from kgen.options import add_arguments  # here, not above: `kgen --help` must not import NumPy
+
+        from ..target import VerilogOptions
+
         sub = p.add_subparsers(dest="fpga_verb", required=True, metavar="VERB")
         r = sub.add_parser("report", help="synthesize, place and route the board design for a device; report "
                                           "resources, Fmax, cycles and latency")
@@ -36,6 +37,8 @@ class FpgaCommand(Command):
         from kgen.jsontext import finite
         from kgen.modelfile import load_model
         from kgen.options import options_from_args
+
+        from ..target import VerilogOptions
 
         from .devices import device
         from .report import fpga_report

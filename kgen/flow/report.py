@@ -61,7 +61,8 @@ def _final_outputs(trace_path: Path, outputs: list[int]) -> np.ndarray:
 # how each external tool states its version
 VERSION_FLAGS = {"kgen.codegen.tools:NGSPICE": "--version", "kgen.codegen.tools:VACASK": "-v",
                  "kgen.codegen.tools:OPENVAF": "--version", "kgen.hdl.tools:IVERILOG": "-V",
-                 "kgen.hdl.tools:VERILATOR": "--version"}
+                 "kgen.hdl.tools:VERILATOR": "--version", "kgen.hdl.tools:YOSYS": "-V",
+                 "kgen.hdl.fpga.tools:NEXTPNR_ICE40": "--version", "kgen.hdl.fpga.tools:NEXTPNR_ECP5": "--version"}
 
 
 def _without_time(text: str) -> str:
@@ -151,6 +152,7 @@ def collect(engine) -> dict:
         monte_carlo = {k: mc[k] for k in ("view", "trials", "inputs", "mismatch", "tolerance", "fidelity",
                                           "passed_trials", "metric", "metric_spread", "nominal_metric", "deviation",
                                           "failures", "passed")}
+    fpga = _json(folder("fpga-report") / "fpga.json") if "fpga-report" in deps else None
     timings = [{"step": s, "seconds": engine.state.steps[s].seconds, "applies": engine.state.steps[s].applies,
                 "commands": engine.state.steps[s].commands} for s in deps if s in engine.state.steps]
     card = {k: info[k] for k in ("name", "task", "nodes", "edges", "inputs", "outputs", "parameters", "kinds",
@@ -160,7 +162,7 @@ def collect(engine) -> dict:
         "schema": "kgen.flow-report/1", "kgen": __version__, "flow": engine.spec.origin, "model": card,
         "inputs": {"count": int(x.shape[0]), "width": int(x.shape[1]), "values": x.tolist()},
         "views": views, "differences": differences, "evaluation": evaluation, "fixed_point": fixed_point,
-        "monte_carlo": monte_carlo,
+        "monte_carlo": monte_carlo, "fpga": fpga,
         "all_within_contract": all(r.get("passed", True) for r in views) and (monte_carlo or {}).get("passed", True),
         "plots": [f"{s}/verify.png" for _, s, _ in VIEW_STEPS if s in deps and (folder(s) / "verify.png").exists()]
         + (["monte-carlo/montecarlo.png"] if monte_carlo and (folder("monte-carlo") / "montecarlo.png").exists()
@@ -175,6 +177,21 @@ def _image(path: Path) -> str:
 
 def _fmt(v) -> str:
     return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def fpga_summary(doc: dict) -> str:
+    """One line of the flow's FPGA report: resources of available, Fmax against the request, latency."""
+    d, t, perf = doc["device"], doc["timing"], doc["performance"]
+    res = doc["resources"]
+    used = ", ".join(f"{k} {res[k]['used']}/{res[k]['available']}" for k in ("LUT", "FF", "DSP", "BRAM", "SPRAM")
+                     if k in res)
+    line = f"fpga {d['name']} (L={doc['design']['lanes']}): {used}"
+    if t["fmax_mhz"] is not None:
+        line += (f"; Fmax {t['fmax_mhz']:.1f} MHz ({'meets' if t['met'] else 'MISSES'} {t['requested_mhz']:g}); "
+                 f"{perf['cycles_per_inference']} cycles, {perf['latency_us']:.0f} us per inference")
+    else:
+        line += f"; {perf['cycles_per_inference']} cycles per inference (not placed)"
+    return line
 
 
 def write_report(engine, stage: Path) -> None:

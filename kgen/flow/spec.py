@@ -23,7 +23,8 @@ from kgen.errors import InputError, expected_found
 
 # Every step in the order the flow lists them (dependencies point backwards only).
 STEP_NAMES = ("model", "inputs", "evaluate", "float", "export-spice", "export-veriloga", "verify-spice",
-              "verify-veriloga", "monte-carlo", "quantize", "fixed", "export-verilog", "verify-rtl", "report")
+              "verify-veriloga", "monte-carlo", "quantize", "fixed", "export-verilog", "verify-rtl", "fpga-report",
+              "report")
 TOP_KEYS = ("model", "inputs", "steps")
 DEFAULT_SAMPLES = 8
 

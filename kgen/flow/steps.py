@@ -60,6 +60,8 @@ class Step:
         return {**dict(self.defaults), **spec.options.get(self.name, {})}
 
     def tools_for(self, spec: FlowSpec) -> tuple[str, ...]:
+        if self.name == "fpga-report":  # the place and route of the device the step will use
+            return _fpga_tools(str(self.options(spec).get("device", "up5k")))
         if self.name == "verify-rtl":  # the simulator the step will use
             sim = str(self.options(spec).get("sim", "icarus"))
             return ("kgen.hdl.tools:VERILATOR",) if sim == "verilator" else ICARUS
@@ -146,6 +148,18 @@ def _monte_carlo(ctx: Context) -> list[Command]:
                      *flags(ctx.options("monte-carlo")), "--json"), stdout="montecarlo.json")]
 
 
+def _fpga_report(ctx: Context) -> list[Command]:
+    return [Command(("fpga", "report", ctx.path("quantize", MODEL_FILE), *flags(ctx.options("fpga-report")),
+                     "--json"), stdout="fpga.json")]
+
+
+def _fpga_tools(device: str) -> tuple[str, ...]:
+    """Yosys, and the place and route of the device's family (the device list lives in kgen.hdl.fpga)."""
+    placer = {"up5k": "kgen.hdl.fpga.tools:NEXTPNR_ICE40", "hx8k": "kgen.hdl.fpga.tools:NEXTPNR_ICE40",
+              "ecp5-25k": "kgen.hdl.fpga.tools:NEXTPNR_ECP5", "ecp5-85k": "kgen.hdl.fpga.tools:NEXTPNR_ECP5"}
+    return ("kgen.hdl.tools:YOSYS",) + ((placer[device],) if device in placer else ())
+
+
 def _quantize(ctx: Context) -> list[Command]:
     return [Command(("quantize", ctx.path("model", MODEL_FILE), "-o", ctx.out(MODEL_FILE),
                      *flags(ctx.options("quantize"))))]
@@ -184,6 +198,10 @@ STEPS = {s.name: s for s in (
     Step("verify-rtl", ("quantize", "inputs"), "verify --view rtl", VERIFY_FLAGS,
          _verify("rtl", "verify-rtl", "quantize"), "the RTL simulated against the bit-exact model", ICARUS,
          (("sim", "verilator"),)),
+    # one lane by default: the UP5K's 8 DSPs hold one lane of a tanh kind (docs/fpga.md)
+    Step("fpga-report", ("quantize",), "fpga report", ("--json",), _fpga_report,
+         "the twin's board design synthesized, placed and routed: resources, Fmax, latency", (),
+         (("device", "up5k"), ("lanes", 1))),
     Step("report", (), None, (), None, "report.html and report.json"),
 )}
 
