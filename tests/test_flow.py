@@ -162,8 +162,12 @@ def test_every_step_every_view_and_the_rendered_report(tmp_path, capsys):
     assert mc["mismatch"]["sigma"] == 0.05 and mc["metric"] == "displacement" and mc["metric_spread"]["min"] > 0
     assert {"ngspice", "vacask", "openvaf", "verilator", "yosys", "torch"} <= set(doc["tools"])
     fpga = doc["fpga"]
-    assert fpga["device"]["name"] == "xc7a35t" and fpga["design"]["lanes"] == 1
-    assert fpga["resources"]["DSP"]["used"] > 0 and fpga["performance"]["cycles_per_inference"] > 0
+    # 7-series: Yosys cell counts only, and the report says so (test_fpga places and routes iCE40 and ECP5)
+    assert fpga["device"] == {"name": "xc7a35t", "part": "XC7A35T", "family": "xc7", "placed": False}
+    assert fpga["design"]["lanes"] == 1 and fpga["timing"]["fmax_mhz"] is None
+    assert fpga["performance"]["latency_us"] is None and fpga["performance"]["cycles_per_inference"] > 0
+    assert any("no open place and route" in n for n in fpga["notes"])
+    assert 0 < fpga["resources"]["DSP"]["used"] <= 90 and 0 < fpga["resources"]["LUT"]["used"] <= 20800
     assert doc["tools"]["rtl view"].startswith("RTL (verilator, standalone bench")  # the flow's default simulator
 
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
