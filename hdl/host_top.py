@@ -26,7 +26,7 @@ from .core import CYCLE_BITS, EulerCore
 from .fixed import hw_width
 from .plan import Plan
 from .protocol import (DIGEST_BYTES, REPLY_SYNC, REQUEST_SYNC, TIMEOUT_BYTES, Command, Reply, Status, crc8,
-                       word_bytes)
+                       design_digest, word_bytes)
 from .uart import UartRx, UartTx, check_divisor
 
 
@@ -86,7 +86,7 @@ class HostTop(wiring.Component):
         inferences = Signal(32)
         with m.If(core.debug.valid):
             m.d.sync += saturations.eq(saturations + _popcount(core.debug.payload.saturated))
-        digest = bytes.fromhex(p.digest)[:DIGEST_BYTES]
+        digest = bytes.fromhex(design_digest(p.manifest()))
         fields = {"cycles": core.cycles, "saturations": saturations, "inferences": inferences,
                   "digest": Const(int.from_bytes(digest, "little"), 8 * DIGEST_BYTES),
                   "n_inputs": Const(n_in, 16), "n_outputs": Const(n_out, 16), "word_bits": Const(xw, 8)}

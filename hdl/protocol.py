@@ -53,6 +53,16 @@ class Reply(enum.IntEnum):
                 Reply.NOT_LOADED: "RUN with no good LOAD before it", Reply.NOT_RUN: "READ with no finished RUN"}[self]
 
 
+def design_digest(program_manifest: dict) -> str:
+    """The hex digest a board reports: the lowered program's manifest (circuit digest, formats, steps, shifts),
+    so a board built for other steps or formats of the same circuit is told apart."""
+    import hashlib
+    import json
+
+    text = json.dumps(program_manifest, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:2 * DIGEST_BYTES]
+
+
 def crc8(data: bytes | bytearray, crc: int = 0) -> int:
     """CRC-8/SMBUS (polynomial 0x07, no reflection, initial 0) of `data`, continuing from `crc`."""
     for byte in data:
@@ -107,7 +117,7 @@ class Status:
     cycles: int  # Euler-step cycles of the last inference (the core's `cycles`)
     saturations: int  # saturated node updates in the last inference
     inferences: int  # inferences finished since reset
-    digest: str  # hex, the circuit digest's first DIGEST_BYTES bytes
+    digest: str  # hex, DIGEST_BYTES bytes of the design digest (design_digest)
     n_inputs: int
     n_outputs: int
     word_bits: int

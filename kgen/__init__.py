@@ -7,8 +7,8 @@ The Python API mirrors the command line. A notebook session:
 >>> trace = model.run(np.zeros((4, 3)))        # the float view; view="spice", "fixed", "rtl", ... alike
 >>> model.outputs(trace).shape
 (4, 2)
->>> kgen.view_names()[:2]
-['fixed', 'float']
+>>> kgen.view_names()[:3]
+['board', 'fixed', 'float']
 
 `Model.export(target, out_dir, **options)` writes a target's files,
 `Model.verify(view, ...)` compares a view with its reference, and

@@ -490,7 +490,8 @@ def cmd_verify(argv):
         print(f"  view:      {report.simulator}")
         print(f"  reference: {report.reference}")
         print("  max |error| per boundary: " + ", ".join(
-            f"t={t:g}: {e:.3g}" for t, e in zip(report.boundaries, report.max_per_boundary)))
+            f"t={t:g}: {e:.3g}" if e == e else f"t={t:g}: not observed"  # NaN: the view saw only its outputs
+            for t, e in zip(report.boundaries, report.max_per_boundary)))
         print(f"  max |error| {report.max_abs_error:.3g} V, mean |error| {report.mean_abs_error:.3g} V "
               f"({report.tolerance_text})")
         for key, value in sorted(report.details.items()):

@@ -87,6 +87,21 @@ class Alignment:
     fb: np.ndarray  # B's flags on A's steps (zeros when interpolated)
     bound_b: np.ndarray | None
     recorded: np.ndarray  # (B, N) bool: recorded after the start by both traces
+    rows: np.ndarray  # (K,) bool: steps both traces observed (a board sees only its outputs at the end)
+
+    @property
+    def compared(self) -> np.ndarray:
+        """(K, B, N) bool: the values both traces observed."""
+        return self.recorded[None] & self.rows[:, None, None]
+
+
+def observed_rows(tr: Trace) -> np.ndarray:
+    """(S,) bool: the steps a trace observed; a view that sees fewer names them in extra["observed_steps"]."""
+    rows = np.ones(tr.n_steps, bool)
+    if "observed_steps" in tr.extra:
+        rows[:] = False
+        rows[np.asarray(tr.extra["observed_steps"], np.int64)] = True
+    return rows
 
 
 def _recorded(tr: Trace) -> np.ndarray:
@@ -106,14 +121,19 @@ def align(a: Trace, b: Trace) -> Alignment:
     same_grid = (a.fixed_step and b.fixed_step and a.n_steps == b.n_steps and np.allclose(a.t, b.t, rtol=0,
                                                                                              atol=1e-12))
     if same_grid:
-        return Alignment("step", np.arange(a.n_steps), a.v, b.v, b.flags, b.bound, recorded)
+        return Alignment("step", np.arange(a.n_steps), a.v, b.v, b.flags, b.bound, recorded,
+                         observed_rows(a) & observed_rows(b))
     lo, hi = max(a.t.min(), b.t.min()), min(a.t.max(), b.t.max())
     steps = np.flatnonzero((a.t >= lo - 1e-12) & (a.t <= hi + 1e-12))
     if steps.size == 0 or b.n_steps < 2:
         raise InputError(expected_found("traces to compare", "overlapping time spans",
                                         f"A [{a.t.min():g}, {a.t.max():g}], B [{b.t.min():g}, {b.t.max():g}]"))
+    if "observed_steps" in b.extra:
+        raise InputError(expected_found("traces to compare", f"{b.source} on the steps of {a.source}",
+                                        "a trace observed at some steps only, on another time grid"))
     return Alignment("time", steps, a.v[steps], _interpolate(b, a.t[steps], b.v), np.zeros_like(a.flags[steps]),
-                     None if b.bound is None else _interpolate(b, a.t[steps], b.bound), recorded)
+                     None if b.bound is None else _interpolate(b, a.t[steps], b.bound), recorded,
+                     observed_rows(a)[steps])
 
 
 def diff(a: Trace, b: Trace, atol: float | None = None) -> DiffResult:
@@ -145,7 +165,7 @@ def diff(a: Trace, b: Trace, atol: float | None = None) -> DiffResult:
             else:
                 tol = np.full(delta.shape, DEFAULT_FLOAT_ATOL)
                 tol_text = f"atol {DEFAULT_FLOAT_ATOL:g}"
-    compared = np.broadcast_to(al.recorded, delta.shape)
+    compared = np.broadcast_to(al.compared, delta.shape)
     nan = compared & ~np.isfinite(delta)
     over = compared & ((delta > tol) | nan)
     finite = compared & np.isfinite(delta)

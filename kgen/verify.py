@@ -120,13 +120,14 @@ def verify(model, view: View, x: np.ndarray, options, tolerance: float | None = 
     res = diff(ref, trace, tolerance)
     al = align(ref, trace)
     with np.errstate(invalid="ignore"):
-        err = np.where(al.recorded[None], np.abs(al.va - al.vb), np.nan)
+        err = np.where(al.compared, np.abs(al.va - al.vb), np.nan)
     if err.shape[0] > 1:
         err = err[1:]  # the start: loaded by every view from the same data
     if np.all(np.isnan(err)):
         raise InputError(expected_found(f"{view.name} results", "recorded node voltages", "none"))
     rows = _boundary_rows(model, ref.t[al.steps])
-    per_boundary = tuple(float(np.nanmax(err[r - 1])) for r in rows if r >= 1)
+    per_boundary = tuple(float(np.nanmax(err[r - 1])) if np.isfinite(err[r - 1]).any() else float("nan")
+                         for r in rows if r >= 1)
     argmax = None
     if model.circuit.task is ModelTask.CLASSIFIER:
         out = np.asarray(model.circuit.outputs) - 1

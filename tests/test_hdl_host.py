@@ -92,7 +92,8 @@ def test_load_run_read_status_bit_exact(twin):
     assert P.unpack_words(replies[2][1], xw) == [int(v) for v in want[0]]
     assert P.unpack_words(replies[5][1], xw) == [int(v) for v in want[1]]
     st = P.Status.unpack(replies[6][1])
-    assert st == P.Status(cycles=plan.run_cycles(), saturations=0, inferences=2, digest=program.digest[:16],
+    assert st == P.Status(cycles=plan.run_cycles(), saturations=0, inferences=2,
+                          digest=P.design_digest(program.manifest()),
                           n_inputs=len(program.inputs), n_outputs=len(program.outputs), word_bits=xw)
 
 

@@ -32,6 +32,10 @@ class FpgaCommand(Command):
         r.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed (default 1)")
         r.add_argument("--json", action="store_true", help="print the report as one JSON document")
         add_arguments(r, VerilogOptions, exclude=TARGET_ONLY)
+        sim = sub.add_parser("simulate", help="run the board design in Verilator with its UART on a "
+                                              "pseudo-terminal, for `kgen run --view board --port PATH`")
+        sim.add_argument("model", help="kgen model file (quantized: `kgen quantize`) or original checkpoint folder")
+        add_arguments(sim, VerilogOptions, exclude=TARGET_ONLY)
 
     def main(self, a: argparse.Namespace) -> None:
         from kgen.jsontext import finite
@@ -43,8 +47,14 @@ class FpgaCommand(Command):
         from .devices import device
         from .report import fpga_report
 
-        device(a.device)  # an unknown device is refused before the model is read
         twin = options_from_args(VerilogOptions, a)
+        if a.fpga_verb == "simulate":
+            from ..board_sim import serve
+            from ..source import twin_plan
+
+            serve(twin_plan(load_model(a.model), twin, debug=True), say=lambda m: print(m, flush=True))
+            return
+        device(a.device)  # an unknown device is refused before the model is read
         model = load_model(a.model)
         rep = fpga_report(model, a.device, twin, a.freq, a.seed)
         if a.json:
