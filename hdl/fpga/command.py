@@ -22,7 +22,8 @@ class FpgaCommand(Command):
 
         from ..target import VerilogOptions
 
-        sub = p.add_subparsers(dest="fpga_verb", required=True, metavar="VERB")
+        sub = p.add_subparsers(dest="fpga_verb", required=True, metavar="VERB",
+                               help="report (resources, Fmax, latency) or simulate (the board in Verilator)")
         r = sub.add_parser("report", help="synthesize, place and route the board design for a device; report "
                                           "resources, Fmax, cycles and latency")
         r.add_argument("model", help="kgen model file (quantized: `kgen quantize`) or original checkpoint folder")
