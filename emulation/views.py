@@ -80,6 +80,14 @@ def warn_counts(result, what: str = "fixed view") -> None:
         print(f"kgen: warning: {what}: {text}", file=sys.stderr)
 
 
+def fixed_reference_options(model, options) -> dict:
+    """The fixed view's options at a twin view's steps, formats and direction: what the RTL and the board run,
+    so `kgen verify --view rtl|board` compares them with the bit-exact model of the same program."""
+    cfg = twin_config(model, options.steps, options.read_format, options.integrator_format)
+    return {"steps": cfg.steps, "read_format": cfg.read, "integrator_format": cfg.integrator,
+            "reverse": options.reverse}
+
+
 def program_of(model, options):
     """The lowered program of a twin view's options (the fixed view's and the RTL's)."""
     from .lower import lower

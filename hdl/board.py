@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kgen.emulation.views import FixedOptions, twin_config
+from kgen.emulation.views import FixedOptions, fixed_reference_options
 from kgen.errors import KgenError, ToolError, expected_found
 from kgen.options import option
 from kgen.views import Record, View
@@ -118,9 +118,7 @@ class BoardView(View):
     reference = "fixed"
 
     def reference_options(self, model, options: BoardOptions) -> dict:
-        cfg = twin_config(model, options.steps, options.read_format, options.integrator_format)
-        return {"steps": cfg.steps, "read_format": cfg.read, "integrator_format": cfg.integrator,
-                "reverse": options.reverse}
+        return fixed_reference_options(model, options)
 
     def run(self, model, x: np.ndarray, options: BoardOptions, record: Record = Record.BOUNDARIES):
         from kgen.emulation.interp import Emulator

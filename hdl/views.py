@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kgen.emulation.views import FixedOptions, twin_config
+from kgen.emulation.views import FixedOptions, fixed_reference_options
 from kgen.errors import expected_found
 from kgen.options import option
 from kgen.quant import Storage
@@ -109,10 +109,7 @@ class RtlView(View):
     reference = "fixed"
 
     def reference_options(self, model, options: RtlOptions) -> dict:
-        """The fixed view at the same steps, formats and direction: the program the RTL runs."""
-        cfg = twin_config(model, options.steps, options.read_format, options.integrator_format)
-        return {"steps": cfg.steps, "read_format": cfg.read, "integrator_format": cfg.integrator,
-                "reverse": options.reverse}
+        return fixed_reference_options(model, options)
 
     def run(self, model, x: np.ndarray, options: RtlOptions, record: Record = Record.BOUNDARIES):
         from kgen.emulation.interp import Emulator
