@@ -18,7 +18,7 @@ from pathlib import Path
 from kgen.errors import FitError, ToolError, expected_found
 
 from .devices import Family
-from .synth import Synthesis, _block
+from .synth import Synthesis, block_of
 from .tools import nextpnr, version
 
 
@@ -60,7 +60,7 @@ def _critical(paths: list, clock: str) -> CriticalPath | None:
             segs = p.get("path", [])
             if not segs:
                 return None
-            return CriticalPath(_block(segs[0]["from"]["cell"]), _block(segs[-1]["to"]["cell"]),
+            return CriticalPath(block_of(segs[0]["from"]["cell"]), block_of(segs[-1]["to"]["cell"]),
                                 round(sum(s["delay"] for s in segs), 3), sum(s["type"] == "logic" for s in segs))
     return None
 

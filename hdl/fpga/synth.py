@@ -91,7 +91,7 @@ def _memory_owner(cell_name: str) -> str:
     return re.sub(r"(\.\d+)+$", "", cell_name.split("$")[0].rstrip("."))
 
 
-def _block(cell_name: str) -> str:
+def block_of(cell_name: str) -> str:
     """The design block a cell sits in: `core.lane0.k0.$1_SB_MAC16_O` -> `core.lane0`."""
     parts = [p for p in cell_name.split(".") if p and not p.startswith("$")]
     return ".".join(parts[:2]) if parts and parts[0] == "core" else (parts[0] if parts else cell_name)
@@ -130,7 +130,7 @@ def synthesize(device: Device, src: Path, top: str, work: Path, timeout: float =
             key = (_memory_owner(name), cell["type"])
             mems[key] = mems.get(key, 0) + 1
         elif _matches(cell["type"], CELLS[device.family][Resource.DSP]):
-            mults[_block(name)] = mults.get(_block(name), 0) + 1
+            mults[block_of(name)] = mults.get(block_of(name), 0) + 1
     memories = tuple(MemoryUse(o, holds(o), t, n) for (o, t), n in sorted(mems.items()))
     return Synthesis(device, top, netlist, cells, used, memories, tuple(sorted(mults.items())), version(str(yosys)),
                      seconds)

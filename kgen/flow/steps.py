@@ -154,10 +154,12 @@ def _fpga_report(ctx: Context) -> list[Command]:
 
 
 def _fpga_tools(device: str) -> tuple[str, ...]:
-    """Yosys, and the place and route of the device's family (the device list lives in kgen.hdl.fpga)."""
-    placer = {"up5k": "kgen.hdl.fpga.tools:NEXTPNR_ICE40", "hx8k": "kgen.hdl.fpga.tools:NEXTPNR_ICE40",
-              "ecp5-25k": "kgen.hdl.fpga.tools:NEXTPNR_ECP5", "ecp5-85k": "kgen.hdl.fpga.tools:NEXTPNR_ECP5"}
-    return ("kgen.hdl.tools:YOSYS",) + ((placer[device],) if device in placer else ())
+    """Yosys, and the place and route of the device's family (an unknown device is `kgen fpga`'s one line)."""
+    from kgen.hdl.fpga.devices import Family, device as fpga_device
+
+    family = fpga_device(device).family
+    placer = {Family.ICE40: ("kgen.hdl.fpga.tools:NEXTPNR_ICE40",), Family.ECP5: ("kgen.hdl.fpga.tools:NEXTPNR_ECP5",)}
+    return ("kgen.hdl.tools:YOSYS",) + placer.get(family, ())
 
 
 def _quantize(ctx: Context) -> list[Command]:
