@@ -59,6 +59,11 @@ def shift_round_array(raw: np.ndarray, shift: int, rounding: Rounding) -> np.nda
     raw = np.asarray(raw)
     if shift <= 0:
         return np.left_shift(raw, -shift)
+    bits = raw.dtype.itemsize * 8
+    if shift >= bits:
+        # every bit shifted out (NumPy's shift by >= the width is undefined, and 1 << (shift - 1) does not fit):
+        # floor is 0 or -1, and rounding |raw| < 2^(bits-1) <= 2^(shift-1) to nearest is 0 in both modes
+        return np.right_shift(raw, bits - 1) if rounding is Rounding.TRUNCATE else np.zeros_like(raw)
     if rounding is Rounding.TRUNCATE:
         return np.right_shift(raw, shift)
     if rounding is Rounding.HALF_UP:

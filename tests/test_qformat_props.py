@@ -170,3 +170,17 @@ def test_bad_formats_are_one_line_errors():
         assert "\n" not in str(e.value)
     with pytest.raises(InputError):
         QFormat(True, 0, 0)
+
+
+def test_array_rounding_shift_past_the_word_width_matches_the_integer_one():
+    """Hypothesis found mul_array at a shift of 64 (fractions 30 + 30 into frac -4): every bit shifted out."""
+    from kgen.qformat import _shift_round_int
+
+    cases = ((np.int64, (0, 5, -5, -1, 2 ** 40, -2 ** 40, 2 ** 63 - 1, -2 ** 63), (64, 65, 100)),
+             (np.int32, (0, 5, -5, -1, 2 ** 31 - 1, -2 ** 31), (32, 40)))
+    for rounding in Rounding:
+        for dtype, values, shifts in cases:
+            for v in values:
+                for s in shifts:
+                    got = int(shift_round_array(np.array([v], dtype), s, rounding)[0])
+                    assert got == _shift_round_int(v, s, rounding), (rounding, dtype, v, s)
