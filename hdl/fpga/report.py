@@ -139,7 +139,7 @@ def fpga_report(model, device_name: str, twin=None, freq_mhz: float | None = Non
     """
     from kgen.progress import bar
 
-    from ..host_top import host_verilog
+    from ..host_top import BOARD_TOP, host_verilog
     from ..source import twin_plan
     from ..target import VerilogOptions
     from ..uart import divisor_for
@@ -160,11 +160,11 @@ def fpga_report(model, device_name: str, twin=None, freq_mhz: float | None = Non
     with tempfile.TemporaryDirectory(prefix="kgen-fpga-") as tmp:
         folder = Path(work) if work is not None else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        src = folder / "kgen_board.v"
+        src = folder / f"{BOARD_TOP}.v"
         src.write_text(host_verilog(plan, divisor))
         with bar(2 if dev.placed else 1, f"fpga {dev.name}", "step") as progress:
             progress.set_postfix_str("yosys synthesis")
-            synth = synthesize(dev, src, "kgen_board", folder)
+            synth = synthesize(dev, src, BOARD_TOP, folder)
             progress.update(1)
             check_fit(synth)
             placed = None
