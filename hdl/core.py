@@ -30,7 +30,6 @@ from .fixed import fit, hw_shape, hw_width, rescale
 from .lane import EdgeLane
 from .plan import LOAD_STAGES, Plan, index_bits
 from .storage import NodeStore
-from .tanh import table_rom
 from .update import UpdateUnit
 
 STEP_BITS = 32
@@ -88,10 +87,9 @@ class EulerCore(wiring.Component):
             c_wr = [cs.write_port() for cs in c_stores]
             for u in range(U):
                 m.submodules[f"c{u}"] = c_stores[u]
-        tanh_rom = table_rom(p.tanh) if p.tanh is not None else None  # one table, a read port per tanh op
-        if tanh_rom is not None:
-            m.submodules.tanh_rom = tanh_rom
-        lanes = [EdgeLane(plan, k, r_ports[k], cur, tanh_rom) for k in range(L)]
+        # every tanh op of every lane has its own table ROM: a block RAM has one read port, and Yosys turns
+        # one table with L read ports into L x ~1,700 LUTs of logic ROM once L > 2 (measured on the UP5K)
+        lanes = [EdgeLane(plan, k, r_ports[k], cur) for k in range(L)]
         for k, lane in enumerate(lanes):
             m.submodules[f"lane{k}"] = lane
         # coefficients dt_w / C_n, one ROM per unit: word w * G + j = node j * U + u

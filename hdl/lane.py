@@ -29,6 +29,7 @@ class EdgeLane(Elaboratable):
     """Lane `index` of a plan; `r_ports[u]` = (src port, des port) on R bank u, given by the core."""
 
     def __init__(self, plan: Plan, index: int, r_ports, buf_bit, tanh_rom=None):
+        """tanh_rom: one table ROM for the lane's tanh ops (None: each op's TanhUnit has its own)."""
         self.plan = plan
         self.index = index
         p = plan.program
@@ -43,7 +44,7 @@ class EdgeLane(Elaboratable):
         acc_w = hw_width(p.acc)
         self.des = AccumulatorSide(acc_w, plan.units, plan.groups, plan.storage, f"lane{index}_des")
         self.src = AccumulatorSide(acc_w, plan.units, plan.groups, plan.storage, f"lane{index}_src")
-        self.tanh_rom = tanh_rom  # one table for the whole core (a read port per tanh op), owned by the core
+        self.tanh_rom = tanh_rom
         self.datapaths = [KindDatapath(p, k, plan.kind_depth, self.tanh_rom, f"lane{index}_k{k}")
                           for k in range(len(p.kinds))]
 
