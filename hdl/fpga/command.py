@@ -7,6 +7,7 @@ import json
 
 from kgen.commands import Command
 
+from .boards import BOARDS
 from .devices import DEVICES
 
 #: verilog-target flags that do not apply to the board design (it always has the debug port: saturation counts)
@@ -23,7 +24,9 @@ class FpgaCommand(Command):
         from ..target import VerilogOptions
 
         sub = p.add_subparsers(dest="fpga_verb", required=True, metavar="VERB",
-                               help="report (resources, Fmax, latency) or simulate (the board in Verilator)")
+                               help="report (resources, Fmax, latency), build (a board's bitstream), plan (the "
+                                    "configuration that fits, from the cost model) or simulate (the board in "
+                                    "Verilator)")
         r = sub.add_parser("report", help="synthesize, place and route the board design for a device; report "
                                           "resources, Fmax, cycles and latency")
         r.add_argument("model", help="kgen model file (quantized: `kgen quantize`) or original checkpoint folder")
@@ -33,6 +36,27 @@ class FpgaCommand(Command):
         r.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed (default 1)")
         r.add_argument("--json", action="store_true", help="print the report as one JSON document")
         add_arguments(r, VerilogOptions, exclude=TARGET_ONLY)
+        b = sub.add_parser("build", help="a board's bitstream (amaranth-boards platform, PLL to the twin's clock), "
+                                         "with its report and manifest")
+        b.add_argument("model", help="kgen model file (quantized: `kgen quantize`) or original checkpoint folder")
+        b.add_argument("--board", required=True, metavar="B", help="one of " + ", ".join(BOARDS))
+        b.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the bitstream, report and "
+                       "build files")
+        b.add_argument("--freq", type=float, metavar="MHZ", help="the twin's clock (default: the board device's, "
+                       "up5k 24, ecp5 50); the PLL's nearest is used")
+        b.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed (default 1)")
+        b.add_argument("--force", action="store_true", help="replace DIR even if it holds files kgen did not write")
+        b.add_argument("--json", action="store_true", help="print the report as one JSON document")
+        add_arguments(b, VerilogOptions, exclude=TARGET_ONLY)
+        pl = sub.add_parser("plan", help="the lanes and update units that fit the device and meet a latency, from "
+                                         "the analytic cost model (no tools)")
+        pl.add_argument("model", help="kgen model file (quantized: `kgen quantize`) or original checkpoint folder")
+        pl.add_argument("--device", required=True, metavar="D", help="one of " + ", ".join(DEVICES))
+        pl.add_argument("--latency-us", type=float, metavar="X", help="the latency per inference to meet, in "
+                        "microseconds (default: the fastest that fits)")
+        pl.add_argument("--plot", metavar="FILE", help="write the latency / LUT Pareto plot here (png, pdf, svg)")
+        pl.add_argument("--json", action="store_true", help="print the plan as one JSON document")
+        add_arguments(pl, VerilogOptions, exclude=TARGET_ONLY + ("lanes", "units"))
         sim = sub.add_parser("simulate", help="run the board design in Verilator with its UART on a "
                                               "pseudo-terminal, for `kgen run --view board --port PATH`")
         sim.add_argument("model", help="kgen model file (quantized: `kgen quantize`) or original checkpoint folder")
@@ -55,7 +79,39 @@ class FpgaCommand(Command):
 
             serve(twin_plan(load_model(a.model), twin, debug=True), say=lambda m: print(m, flush=True))
             return
+        if a.fpga_verb == "build":
+            from .boards import board
+            from .build import fpga_build
+
+            from kgen.fsutil import refuse_own_inputs
+
+            board(a.board)  # an unknown board is refused before the model is read
+            refuse_own_inputs([("-o", a.output)], [("model", a.model)])
+            res = fpga_build(load_model(a.model), a.board, a.output, twin, a.freq, a.seed, force=a.force)
+            if a.json:
+                doc = res.report.as_dict()
+                doc["board"] = {"name": res.board.name, "bitstream": str(res.folder / res.bitstream),
+                                "sha256": res.sha256, "pll_mhz": res.pll_mhz}
+                print(json.dumps(finite(doc), indent=1, sort_keys=True))
+            else:
+                print("\n".join(res.report.lines()))
+                print(f"  bitstream: {res.folder / res.bitstream} (sha256 {res.sha256[:16]}...)")
+            return
         device(a.device)  # an unknown device is refused before the model is read
+        if a.fpga_verb == "plan":
+            from .planner import check_latency, fpga_plan, pareto_plot
+
+            check_latency(a.latency_us)
+            plan = fpga_plan(load_model(a.model), a.device, twin, a.latency_us)
+            if a.plot:
+                pareto_plot(plan, a.plot)
+            if a.json:
+                print(json.dumps(finite(plan.as_dict()), indent=1, sort_keys=True))
+            else:
+                print("\n".join(plan.lines()))
+                if a.plot:
+                    print(f"  plot: {a.plot}")
+            return
         model = load_model(a.model)
         rep = fpga_report(model, a.device, twin, a.freq, a.seed)
         if a.json:

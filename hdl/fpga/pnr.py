@@ -91,9 +91,14 @@ def place_and_route(s: Synthesis, mhz: float, seed: int, work: Path, timeout: fl
             raise FitError(expected_found(f"{device.name} ({device.part})", "a design nextpnr can place",
                                           f"{line.removeprefix('ERROR: ')} (log: {log})"))
         raise ToolError(expected_found(f"nextpnr-{family} for {device.name}", "exit status 0", f"{line} (log: {log})"))
-    seconds = time.monotonic() - t0
+    return read_placement(report, routed, mhz, seed, version(str(exe)), time.monotonic() - t0)
+
+
+def read_placement(report: Path, routed: Path, mhz: float, seed: int, nextpnr_version: str,
+                   seconds: float) -> Placement:
+    """Utilization, Fmax and the critical path from nextpnr's `--report` JSON."""
     doc = json.loads(report.read_text())
     clock = _main_clock(doc["fmax"])
     util = {k: (int(v["used"]), int(v["available"])) for k, v in sorted(doc.get("utilization", {}).items())}
     return Placement(util, float(doc["fmax"][clock]["achieved"]), float(mhz),
-                     _critical(doc.get("critical_paths", []), clock), routed, version(str(exe)), seed, seconds)
+                     _critical(doc.get("critical_paths", []), clock), routed, nextpnr_version, seed, seconds)

@@ -62,6 +62,7 @@ class FpgaReport:
     seed: int
     seconds: dict  # step -> seconds
     notes: tuple[str, ...] = field(default=())
+    design: str = "kgen_board (Euler core + UART host protocol)"
 
     @property
     def met(self) -> bool | None:
@@ -80,7 +81,7 @@ class FpgaReport:
             "model": self.model, "digest": self.digest,
             "device": {"name": self.device.name, "part": self.device.part, "family": self.device.family.value,
                        "placed": self.device.placed},
-            "design": {"top": "kgen_board (Euler core + UART host protocol)", "lanes": self.lanes,
+            "design": {"top": self.design, "lanes": self.lanes,
                        "units": self.units, "storage": self.storage, "integrator": self.integrator,
                        "read": self.read, "steps": list(self.steps), "baud": self.baud},
             "resources": {r.resource.value: {"used": r.used, "available": r.available,
@@ -130,6 +131,12 @@ def check_freq(mhz: float) -> float:
     return float(mhz)
 
 
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 31:
+        raise InputError(expected_found("--seed", "a seed in 0..2147483647", str(seed)))
+    return seed
+
+
 def fpga_report(model, device_name: str, twin=None, freq_mhz: float | None = None, seed: int = 1,
                 baud: int = DEFAULT_BAUD, work: Path | None = None) -> FpgaReport:
     """Synthesize (and, where an open flow exists, place and route) the model's board design for a device.
@@ -146,8 +153,7 @@ def fpga_report(model, device_name: str, twin=None, freq_mhz: float | None = Non
 
     dev = find_device(device_name)
     mhz = check_freq(dev.default_mhz if freq_mhz is None else freq_mhz)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 31:
-        raise InputError(expected_found("--seed", "a seed in 0..2147483647", str(seed)))
+    check_seed(seed)
     plan = twin_plan(model, twin if twin is not None else VerilogOptions(), debug=True)
     divisor = divisor_for(mhz * 1e6, baud)
     # tools first: a missing one is one line before minutes of work
@@ -172,6 +178,12 @@ def fpga_report(model, device_name: str, twin=None, freq_mhz: float | None = Non
                 progress.set_postfix_str("nextpnr place and route")
                 placed = place_and_route(synth, mhz, seed, folder)
                 progress.update(1)
+    return assemble(plan, dev, synth, placed, mhz, baud, seed)
+
+
+def assemble(plan, dev: Device, synth, placed, mhz: float, baud: int, seed: int,
+             design: str | None = None) -> FpgaReport:
+    """The report from the plan and the tools' results (placed None: synthesis only)."""
     p = plan.program
     resources = tuple(ResourceUse(r, synth.used.get(r, 0), dev.available(r)) for r in Resource
                       if dev.available(r) or synth.used.get(r, 0))
@@ -192,4 +204,4 @@ def fpga_report(model, device_name: str, twin=None, freq_mhz: float | None = Non
         cycles=plan.run_cycles(), formula=plan.summary()["formula"],
         fmax_mhz=None if placed is None else placed.fmax_mhz, critical=None if placed is None else placed.critical,
         utilization={} if placed is None else placed.utilization, tools=tools, seed=seed, seconds=seconds,
-        notes=tuple(notes))
+        notes=tuple(notes), **({} if design is None else {"design": design}))

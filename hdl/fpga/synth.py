@@ -71,7 +71,8 @@ class Synthesis:
     seconds: float
 
 
-_HOLDS = ((r"core\.lane(\d+)\.rom", "lane {0} parameter ROM"), (r"core\.tanh_rom", "tanh table"),
+_HOLDS = ((r"core\.lane(\d+)\.rom", "lane {0} parameter ROM"),
+          (r"core\.lane(\d+)\.k(\d+)\.lane\d+_k\d+_tanh\d+\.rom", "lane {0} kind {1} tanh table"),
           (r"core\.coef(\d+)", "unit {0} coefficients dt/C"), (r"core\.r(\d+)", "bank {0} read copy"),
           (r"core\.x(\d+)", "bank {0} integrator state"), (r"core\.c(\d+)", "bank {0} read residue"),
           (r"core\.lane(\d+)\.(des|src)", "lane {0} {1} accumulator"), (r"in_buf", "host input buffer"),
@@ -94,6 +95,8 @@ def _memory_owner(cell_name: str) -> str:
 def block_of(cell_name: str) -> str:
     """The design block a cell sits in: `core.lane0.k0.$1_SB_MAC16_O` -> `core.lane0`."""
     parts = [p for p in cell_name.split(".") if p and not p.startswith("$")]
+    if parts[:1] == ["host"]:  # a board top (board_top.BoardTop) holds HostTop as `host`
+        parts = parts[1:]
     return ".".join(parts[:2]) if parts and parts[0] == "core" else (parts[0] if parts else cell_name)
 
 
@@ -113,7 +116,15 @@ def synthesize(device: Device, src: Path, top: str, work: Path, timeout: float =
         tail = log.read_text().strip().splitlines()
         raise ToolError(expected_found(f"yosys synthesis for {device.name}", "exit status 0",
                                        (tail[-1] if tail else "no output") + f" (log: {log})"))
-    seconds = time.monotonic() - t0
+    return read_synthesis(device, top, netlist, stat, version(str(yosys)), time.monotonic() - t0)
+
+
+def read_synthesis(device: Device, top: str, netlist: Path, stat: Path, yosys: str, seconds: float,
+                   prefix: str = "") -> Synthesis:
+    """Resources, memories and multipliers from Yosys's `stat -json` and its netlist (module `top`).
+
+    `prefix`: the hierarchy above HostTop's (a board top's `host.`), dropped from cell names so a memory or
+    block reads the same on every top."""
     design = json.loads(stat.read_text()).get("design", {})
     cells = {k: int(v) for k, v in sorted(design.get("num_cells_by_type", {}).items())}
     used = {r: sum(n for c, n in cells.items() if _matches(c, pats)) for r, pats in CELLS[device.family].items()}
@@ -126,14 +137,14 @@ def synthesize(device: Device, src: Path, top: str, work: Path, timeout: float =
     mems: dict[tuple[str, str], int] = {}
     mults: dict[str, int] = {}
     for name, cell in sorted(module["cells"].items()):
+        name = name.removeprefix(prefix)
         if _matches(cell["type"], mem_types):
             key = (_memory_owner(name), cell["type"])
             mems[key] = mems.get(key, 0) + 1
         elif _matches(cell["type"], CELLS[device.family][Resource.DSP]):
             mults[block_of(name)] = mults.get(block_of(name), 0) + 1
     memories = tuple(MemoryUse(o, holds(o), t, n) for (o, t), n in sorted(mems.items()))
-    return Synthesis(device, top, netlist, cells, used, memories, tuple(sorted(mults.items())), version(str(yosys)),
-                     seconds)
+    return Synthesis(device, top, netlist, cells, used, memories, tuple(sorted(mults.items())), yosys, seconds)
 
 
 def check_fit(s: Synthesis) -> None:
