@@ -170,7 +170,9 @@ def _pack(values: list[tuple[int, int]]) -> int:
     return word
 
 
-def make_plan(program: Program, config: HdlConfig = HdlConfig()) -> Plan:
+def make_plan(program: Program, config: HdlConfig = HdlConfig(), images: bool = True) -> Plan:
+    """The plan; `images=False` skips the lanes' ROM images (lane_words empty): the layout and the cycle
+    formula alone, which the cost model and `kgen fpga plan` read for circuits of any size."""
     from .fixed import hw_width
 
     lanes, units = check_parallelism(config.lanes, config.units, [w.n_edges for w in program.windows],
@@ -207,8 +209,8 @@ def make_plan(program: Program, config: HdlConfig = HdlConfig()) -> Plan:
     slots = tuple(math.ceil(w.n_edges / lanes) for w in program.windows)
     slot_base = tuple(int(x) for x in np.concatenate([[0], np.cumsum(slots)[:-1]]))
     total = sum(slots)
-    images = [np.zeros(total, dtype=object) for _ in range(lanes)]
-    for wi, win in enumerate(program.windows):
+    images = [np.zeros(total, dtype=object) for _ in range(lanes)] if images else []
+    for wi, win in enumerate(program.windows if images else ()):
         kind_of = np.empty(win.n_edges, np.int64)
         col_of = np.empty(win.n_edges, np.int64)
         range_of = np.empty(win.n_edges, np.int64)
