@@ -1,9 +1,10 @@
 """Every 2-D reference checkpoint in ngspice and VACASK: node voltages at every window boundary
 and at the end within 1e-4 of the float reference (dopri5, float64, rtol = atol = 1e-10).
 
-Four standard normal inputs per checkpoint, simulated as disjoint copies of
-the circuit (two per netlist, the two netlists in parallel), one switched
-transient per simulator with the DESIGN.md accuracy preset.
+Two standard normal inputs per checkpoint, one netlist each, the two netlists
+in parallel (several inputs as disjoint copies in one netlist are held to one
+input per netlist in test_analog_sim.py), one switched transient per
+simulator with the DESIGN.md accuracy preset.
 """
 
 import numpy as np
@@ -23,11 +24,11 @@ MISSING = missing_reason(NGSPICE, VACASK, OPENVAF)
 def test_checkpoint_in_ngspice_and_vacask(reference, name):
     model = load_model(reference / name)
     circuit = model.circuit
-    x = np.random.default_rng(0).standard_normal((4, circuit.n_data))
+    x = np.random.default_rng(0).standard_normal((2, circuit.n_data))
     ref = model.run(x, view="float", method="dopri5", rtol=1e-10, atol=1e-10, dtype="float64")
-    assert ref.v.shape == (len(circuit.windows) + 1, 4, circuit.n_nodes)
+    assert ref.v.shape == (len(circuit.windows) + 1, 2, circuit.n_nodes)
     for view in ("spice", "veriloga"):
         res = model.run(x, view=view, workers=2)
-        assert res.extra["details"]["simulator_runs"] >= 2  # several inputs per run, over two processes
+        assert res.extra["details"]["simulator_runs"] >= 2  # the inputs over two processes
         err = np.abs(res.v - ref.v)  # every boundary, the end included
         assert err.max() <= 1e-4, (view, err.max(axis=(1, 2)))
