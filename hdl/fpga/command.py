@@ -12,6 +12,21 @@ from .devices import DEVICES
 
 #: verilog-target flags that do not apply to the board design (it always has the debug port: saturation counts)
 TARGET_ONLY = ("no_debug", "resources")
+MODEL_HELP = "kgen model file (quantized: `kgen quantize`) or original checkpoint folder"
+
+
+def _verb(sub, name: str, help: str, target: tuple[str, str, str] | None, seed: bool, json_what: str | None):
+    """One sub-verb: MODEL, its target flag (--device / --board), the seed and --json where it has them."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("model", help=MODEL_HELP)
+    if target is not None:
+        flag, metavar, known = target
+        p.add_argument(flag, required=True, metavar=metavar, help="one of " + known)
+    if seed:
+        p.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed (default 1)")
+    if json_what:
+        p.add_argument("--json", action="store_true", help=f"print the {json_what} as one JSON document")
+    return p
 
 
 class FpgaCommand(Command):
@@ -27,39 +42,28 @@ class FpgaCommand(Command):
                                help="report (resources, Fmax, latency), build (a board's bitstream), plan (the "
                                     "configuration that fits, from the cost model) or simulate (the board in "
                                     "Verilator)")
-        r = sub.add_parser("report", help="synthesize, place and route the board design for a device; report "
-                                          "resources, Fmax, cycles and latency")
-        r.add_argument("model", help="kgen model file (quantized: `kgen quantize`) or original checkpoint folder")
-        r.add_argument("--device", required=True, metavar="D", help="one of " + ", ".join(DEVICES))
+        devices, boards = ("--device", "D", ", ".join(DEVICES)), ("--board", "B", ", ".join(BOARDS))
+        r = _verb(sub, "report", "synthesize, place and route the board design for a device; report resources, "
+                  "Fmax, cycles and latency", devices, True, "report")
         r.add_argument("--freq", type=float, metavar="MHZ", help="clock to place and route for, in MHz (default: "
                        + ", ".join(f"{d.name} {d.default_mhz:g}" for d in DEVICES.values() if d.placed) + ")")
-        r.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed (default 1)")
-        r.add_argument("--json", action="store_true", help="print the report as one JSON document")
         add_arguments(r, VerilogOptions, exclude=TARGET_ONLY)
-        b = sub.add_parser("build", help="a board's bitstream (amaranth-boards platform, PLL to the twin's clock), "
-                                         "with its report and manifest")
-        b.add_argument("model", help="kgen model file (quantized: `kgen quantize`) or original checkpoint folder")
-        b.add_argument("--board", required=True, metavar="B", help="one of " + ", ".join(BOARDS))
+        b = _verb(sub, "build", "a board's bitstream (amaranth-boards platform, PLL to the twin's clock), with its "
+                  "report and manifest", boards, True, "report")
         b.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the bitstream, report and "
                        "build files")
         b.add_argument("--freq", type=float, metavar="MHZ", help="the twin's clock (default: the board device's, "
                        "up5k 24, ecp5 50); the PLL's nearest is used")
-        b.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed (default 1)")
         b.add_argument("--force", action="store_true", help="replace DIR even if it holds files kgen did not write")
-        b.add_argument("--json", action="store_true", help="print the report as one JSON document")
         add_arguments(b, VerilogOptions, exclude=TARGET_ONLY)
-        pl = sub.add_parser("plan", help="the lanes and update units that fit the device and meet a latency, from "
-                                         "the analytic cost model (no tools)")
-        pl.add_argument("model", help="kgen model file (quantized: `kgen quantize`) or original checkpoint folder")
-        pl.add_argument("--device", required=True, metavar="D", help="one of " + ", ".join(DEVICES))
+        pl = _verb(sub, "plan", "the lanes and update units that fit the device and meet a latency, from the "
+                   "analytic cost model (no tools)", devices, False, "plan")
         pl.add_argument("--latency-us", type=float, metavar="X", help="the latency per inference to meet, in "
                         "microseconds (default: the fastest that fits)")
         pl.add_argument("--plot", metavar="FILE", help="write the latency / LUT Pareto plot here (png, pdf, svg)")
-        pl.add_argument("--json", action="store_true", help="print the plan as one JSON document")
         add_arguments(pl, VerilogOptions, exclude=TARGET_ONLY + ("lanes", "units"))
-        sim = sub.add_parser("simulate", help="run the board design in Verilator with its UART on a "
-                                              "pseudo-terminal, for `kgen run --view board --port PATH`")
-        sim.add_argument("model", help="kgen model file (quantized: `kgen quantize`) or original checkpoint folder")
+        sim = _verb(sub, "simulate", "run the board design in Verilator with its UART on a pseudo-terminal, for "
+                    "`kgen run --view board --port PATH`", None, False, None)
         add_arguments(sim, VerilogOptions, exclude=TARGET_ONLY)
 
     def main(self, a: argparse.Namespace) -> None:
