@@ -27,7 +27,7 @@ from kgen.errors import InputError, expected_found
 
 from kgen.quant import MAX_LANES, MAX_UNITS
 
-from ..plan import Plan, make_plan
+from ..plan import HdlConfig, Plan, make_plan
 from .cost import CostEstimate, estimate
 from .devices import DEVICES, Device, Resource, device as find_device
 
@@ -152,7 +152,7 @@ def fpga_plan(model, device_name: str, twin=None, latency_us: float | None = Non
     cands = []
     for units in _powers(program.n_nodes, MAX_UNITS):
         for lanes in _powers(widest, MAX_LANES):
-            plan = make_plan(program, type(base)(lanes, units, base.storage, True), images=False)
+            plan = make_plan(program, HdlConfig(lanes, units, base.storage, True), images=False)
             cost = estimate(plan, dev.family)
             used = cost.used()
             over = tuple((r, used[r], dev.available(r)) for r in RESOURCES if used[r] > dev.available(r))
